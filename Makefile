@@ -1,0 +1,36 @@
+# smt_mm developer commands. `make test` and `make demo` set up .venv/ first when needed.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := venv
+.PHONY: venv test test-fast lint format clean-venv
+
+# Rebuilt only when a pin, a requirement or the set-up script changes.
+$(STAMP): requirements/constraints.txt requirements/runtime.txt requirements/tests.txt \
+          requirements/lint.txt setup.py tools/setup_venv.sh
+	VENV=$(VENV) bash tools/setup_venv.sh
+	touch $@
+
+venv: $(STAMP)  ## build the reference environment (.venv/) once
+
+test: $(STAMP)  ## the whole test suite, slow end-to-end tests included
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP)  ## unit tests only (skips the end-to-end training runs)
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: $(STAMP)  ## ruff (lint, imports, format), codespell, docstring coverage, mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/codespell
+	$(VENV)/bin/interrogate smt_mm
+	$(VENV)/bin/mypy
+
+format: $(STAMP)  ## apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean-venv:  ## remove .venv/ (the cached mmcv wheel outside the repo is kept)
+	rm -rf $(VENV)

@@ -1,0 +1,20 @@
+"""smt_mm: the Scale-Aware Modulation Transformer (SMT) for OpenMMLab 2.x.
+
+Importing the package (``custom_imports=dict(imports=['smt_mm'])`` in a config) checks the
+OpenMMLab stack, makes mmengine load checkpoints safely on torch >= 2.6 and registers the SMT
+backbone in mmengine's root ``MODELS`` registry, so that ``type='SMT'`` builds inside mmdet,
+mmseg and mmpretrain configs alike.
+"""
+
+from .utils.compat import check_stack, stack_summary
+from .version import __version__, version_info
+
+check_stack()
+
+from .utils.checkpoint import register_safe_loader  # noqa: E402
+
+register_safe_loader()
+
+from . import models  # noqa: E402,F401
+
+__all__ = ['__version__', 'version_info', 'stack_summary']

@@ -1,0 +1,1 @@
+"""Backbones registered in mmengine's root ``MODELS`` registry."""

@@ -1,0 +1,76 @@
+"""Checks that the installed OpenMMLab stack is one that smt_mm supports."""
+
+from importlib import metadata
+
+from packaging.version import Version
+
+#: Supported ``[min, max)`` version ranges, keyed by distribution name. They match
+#: ``requirements/runtime.txt``; the reference environment pins one point inside each range.
+SUPPORTED_VERSIONS: dict[str, tuple[str, str]] = {
+    'mmengine': ('0.10.0', '0.11.0'),
+    'mmcv': ('2.0.0', '2.2.0'),
+    'mmdet': ('3.0.0', '3.4.0'),
+    'mmsegmentation': ('1.0.0', '1.3.0'),
+    'mmpretrain': ('1.0.0', '1.3.0'),
+}
+
+FIX_COMMAND = 'make venv  (reference env), or: pip install "{name}>={low},<{high}"'
+
+
+class StackVersionError(ImportError):
+    """Raised when an OpenMMLab package is missing or outside the supported range."""
+
+
+def installed_version(name: str) -> str | None:
+    """Return the installed version of a distribution, or None if it is not installed.
+
+    Args:
+        name (str): The distribution name, e.g. ``'mmsegmentation'``.
+
+    Returns:
+        str | None: The version string, or None when the package is absent.
+    """
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def check_stack(versions: dict[str, str | None] | None = None) -> None:
+    """Check the OpenMMLab packages against :data:`SUPPORTED_VERSIONS`.
+
+    Args:
+        versions (dict, optional): Map of distribution name to found version (None when
+            missing), for testing. Defaults to None, which reads the installed versions.
+
+    Raises:
+        StackVersionError: If any package is missing or outside its range. The message names
+            every offending package, the version found, the supported range and the command
+            that fixes it.
+    """
+    if versions is None:
+        versions = {name: installed_version(name) for name in SUPPORTED_VERSIONS}
+    problems = []
+    for name, (low, high) in SUPPORTED_VERSIONS.items():
+        found = versions.get(name)
+        if found is not None and Version(low) <= Version(found) < Version(high):
+            continue
+        fix = FIX_COMMAND.format(name=name, low=low, high=high)
+        problems.append(
+            f'  {name}: found {found or "nothing (not installed)"}, '
+            f'supported >={low},<{high}; fix: {fix}'
+        )
+    if problems:
+        raise StackVersionError(
+            'smt_mm needs a supported OpenMMLab 2.x stack:\n' + '\n'.join(problems)
+        )
+
+
+def stack_summary() -> str:
+    """Return a one-line summary of the torch and OpenMMLab versions in use.
+
+    Returns:
+        str: e.g. ``'torch 2.14.1, mmengine 0.10.7, mmcv 2.1.0, ...'``.
+    """
+    names = ['torch', *SUPPORTED_VERSIONS]
+    return ', '.join(f'{name} {installed_version(name)}' for name in names)
