@@ -1,0 +1,135 @@
+"""Safe checkpoint loading: mmengine runs resume on torch >= 2.6, foreign pickles are refused."""
+
+import os.path as osp
+import pickle
+
+import pytest
+import torch
+from mmengine.model import BaseModel
+from mmengine.runner import Runner, load_checkpoint
+from torch import nn
+
+from smt_mm.utils import UnsafeCheckpointError, safe_torch_load, trust_checkpoint
+from smt_mm.utils.checkpoint import TRUST_ENV
+
+EXECUTED: list[str] = []
+
+
+def _record(tag: str) -> str:
+    EXECUTED.append(tag)
+    return tag
+
+
+class Payload:
+    """Pickles as a call of :func:`_record`: stands for code that a malicious file would run."""
+
+    def __reduce__(self):
+        return _record, ('payload ran',)
+
+
+class ToyModel(BaseModel):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(2, 1)
+
+    def forward(self, inputs, labels=None, mode='tensor'):
+        preds = self.linear(torch.stack(inputs) if isinstance(inputs, list) else inputs)
+        if mode == 'loss':
+            return dict(loss=((preds.squeeze(-1) - labels) ** 2).mean())
+        return preds
+
+
+class ToyDataset(torch.utils.data.Dataset):
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, idx):
+        x = torch.tensor([float(idx), 1.0])
+        return dict(inputs=x, labels=2 * x[0] - 1)
+
+
+def make_runner(work_dir, max_iters, resume=False, load_from=None):
+    return Runner(
+        model=ToyModel(),
+        work_dir=str(work_dir),
+        train_dataloader=dict(
+            dataset=ToyDataset(),
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            batch_size=2,
+            collate_fn=dict(type='default_collate'),
+        ),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
+        train_cfg=dict(by_epoch=False, max_iters=max_iters),
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=2, by_epoch=False)),
+        resume=resume,
+        load_from=load_from,
+        default_scope='mmengine',
+        experiment_name=f'toy_{max_iters}_{resume}',
+    )
+
+
+def test_runner_resumes_with_weights_only_loading(tmp_path):
+    first = make_runner(tmp_path, max_iters=2)
+    first.train()
+    ckpt = osp.join(tmp_path, 'iter_2.pth')
+    assert osp.isfile(ckpt)
+    # What mmengine 0.10.7 alone does on torch >= 2.6 (mmengine issue #1655).
+    with pytest.raises(pickle.UnpicklingError, match='HistoryBuffer'):
+        torch.load(ckpt, weights_only=True)
+
+    second = make_runner(tmp_path, max_iters=4, resume=True, load_from=ckpt)
+    second.train()
+    assert second.iter == 4
+    # The loss history (a HistoryBuffer) of iterations 1-2 came back from the checkpoint.
+    losses, _ = second.message_hub.get_scalar('train/loss').data
+    assert len(losses) == 4
+    saved = safe_torch_load(ckpt)
+    assert saved['meta']['iter'] == 2
+    resumed = safe_torch_load(osp.join(tmp_path, 'iter_4.pth'))
+    assert resumed['meta']['iter'] == 4
+    assert 'train/loss' in resumed['message_hub']['log_scalars']
+
+
+def test_load_checkpoint_goes_through_safe_loader(tmp_path):
+    model = ToyModel()
+    path = str(tmp_path / 'weights.pth')
+    torch.save({'state_dict': model.state_dict(), 'meta': {'note': 'plain data'}}, path)
+    fresh = ToyModel()
+    load_checkpoint(fresh, path, map_location='cpu', strict=True)
+    assert torch.equal(fresh.linear.weight, model.linear.weight)
+
+
+def test_foreign_global_is_refused_without_running_it(tmp_path, monkeypatch):
+    monkeypatch.delenv(TRUST_ENV, raising=False)
+    path = str(tmp_path / 'malicious.pth')
+    torch.save({'state_dict': {}, 'extra': Payload()}, path)
+    EXECUTED.clear()
+    model = ToyModel()
+    with pytest.raises(UnsafeCheckpointError) as err:
+        load_checkpoint(model, path, map_location='cpu')
+    message = str(err.value)
+    assert 'test_checkpoint._record' in message
+    assert TRUST_ENV in message
+    assert 'trust_checkpoint' in message
+    assert EXECUTED == []
+
+
+def test_trusted_file_opt_in_is_per_file(tmp_path, monkeypatch):
+    trusted = str(tmp_path / 'trusted.pth')
+    other = str(tmp_path / 'other.pth')
+    for path in (trusted, other):
+        torch.save({'extra': Payload()}, path)
+    EXECUTED.clear()
+    monkeypatch.setenv(TRUST_ENV, trusted)
+    assert safe_torch_load(trusted)['extra'] == 'payload ran'
+    with pytest.raises(UnsafeCheckpointError):
+        safe_torch_load(other)
+    monkeypatch.delenv(TRUST_ENV)
+    trust_checkpoint(other)
+    assert safe_torch_load(other)['extra'] == 'payload ran'
+    assert EXECUTED == ['payload ran', 'payload ran']
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match='nowhere.pth'):
+        safe_torch_load(str(tmp_path / 'nowhere.pth'))

@@ -1,0 +1,73 @@
+"""The OpenMMLab stack: every toolbox imports, mmcv's compiled ops run, versions are checked."""
+
+import importlib
+
+import pytest
+import torch
+
+from smt_mm.utils import SUPPORTED_VERSIONS, StackVersionError, check_stack, stack_summary
+
+
+@pytest.mark.parametrize(
+    'module', ['mmengine', 'mmcv', 'mmcv._ext', 'mmdet', 'mmseg', 'mmpretrain', 'smt_mm']
+)
+def test_toolboxes_import(module):
+    importlib.import_module(module)
+
+
+def test_register_all_modules_of_every_toolbox():
+    from mmdet.utils import register_all_modules as register_mmdet
+    from mmpretrain.utils import register_all_modules as register_mmpretrain
+    from mmseg.utils import register_all_modules as register_mmseg
+
+    for register in (register_mmdet, register_mmseg, register_mmpretrain):
+        register(init_default_scope=False)
+
+
+def test_nms_and_batched_nms():
+    from mmcv.ops import batched_nms, nms
+
+    boxes = torch.tensor([[0.0, 0.0, 10.0, 10.0], [1.0, 1.0, 11.0, 11.0], [50.0, 50.0, 60.0, 60.0]])
+    scores = torch.tensor([0.9, 0.8, 0.7])
+    dets, keep = nms(boxes, scores, iou_threshold=0.5)
+    assert keep.tolist() == [0, 2]
+    assert dets.shape == (2, 5)
+    # The overlapping pair survives when the boxes belong to different classes.
+    _, keep = batched_nms(boxes, scores, torch.tensor([0, 1, 0]), dict(iou_threshold=0.5))
+    assert sorted(keep.tolist()) == [0, 1, 2]
+
+
+def test_roi_align_forward_backward():
+    from mmcv.ops import RoIAlign
+
+    feats = torch.arange(64, dtype=torch.float32).reshape(1, 1, 8, 8).requires_grad_()
+    rois = torch.tensor([[0.0, 0.0, 0.0, 4.0, 4.0]])
+    out = RoIAlign((2, 2), spatial_scale=1.0, sampling_ratio=2, aligned=False)(feats, rois)
+    assert out.shape == (1, 1, 2, 2)
+    # Bins of a linear ramp: their averages increase left to right and top to bottom.
+    assert out[0, 0, 0, 0] < out[0, 0, 0, 1] < out[0, 0, 1, 1]
+    out.sum().backward()
+    assert feats.grad is not None
+    assert feats.grad[0, 0, :5, :5].sum() > 0
+    assert feats.grad[0, 0, 6:, 6:].abs().sum() == 0
+
+
+def test_installed_stack_is_supported():
+    check_stack()
+    summary = stack_summary()
+    for name in SUPPORTED_VERSIONS:
+        assert name in summary
+
+
+def test_version_check_names_package_version_range_and_fix():
+    versions = {name: low for name, (low, _) in SUPPORTED_VERSIONS.items()}
+    check_stack(versions)
+    versions['mmcv'] = '2.2.0'
+    versions['mmpretrain'] = None
+    with pytest.raises(StackVersionError) as err:
+        check_stack(versions)
+    message = str(err.value)
+    assert 'mmcv: found 2.2.0, supported >=2.0.0,<2.2.0' in message
+    assert 'pip install "mmcv>=2.0.0,<2.2.0"' in message
+    assert 'mmpretrain: found nothing (not installed)' in message
+    assert 'mmdet' not in message
