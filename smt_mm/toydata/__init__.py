@@ -1,0 +1,34 @@
+"""Generated toy datasets (never downloaded) for demos and end-to-end tests.
+
+:mod:`~smt_mm.toydata.shapes` draws deterministic scenes of simple shapes; the dataset writers
+lay them out in the formats the OpenMMLab toolboxes read as they are. ``tools/toy_data.py`` is
+the command line for all of them.
+"""
+
+from .coco import coco_paths, generate_coco, make_coco_split
+from .shapes import (
+    DEFAULT_CATEGORIES,
+    SHAPE_CATEGORIES,
+    ShapeInstance,
+    mask_to_polygons,
+    polygon_mask,
+    render_label_map,
+    sample_scene,
+    shape_polygon,
+    textured_background,
+)
+
+__all__ = [
+    'DEFAULT_CATEGORIES',
+    'SHAPE_CATEGORIES',
+    'ShapeInstance',
+    'coco_paths',
+    'generate_coco',
+    'make_coco_split',
+    'mask_to_polygons',
+    'polygon_mask',
+    'render_label_map',
+    'sample_scene',
+    'shape_polygon',
+    'textured_background',
+]

@@ -1,0 +1,61 @@
+"""Generate the toy datasets (deterministic, nothing is downloaded).
+
+Usage:
+    python tools/toy_data.py coco data/toy_coco [--num-train 200] [--num-val 50] [--size 320]
+
+Every dataset is one sub-command; each ``add_<name>_parser`` function below registers one.
+"""
+
+import argparse
+
+from smt_mm.toydata import DEFAULT_CATEGORIES, generate_coco
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'320' -> (320, 320); 'WxH' -> (H, W)."""
+    try:
+        if 'x' in text:
+            width, height = (int(v) for v in text.lower().split('x'))
+        else:
+            width = height = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'size must be N or WxH, got {text!r}') from None
+    if min(width, height) < 32:
+        raise argparse.ArgumentTypeError(f'images must be at least 32 px a side, got {text!r}')
+    return height, width
+
+
+def run_coco(args: argparse.Namespace) -> None:
+    height, width = args.size
+    written = generate_coco(
+        args.out_dir, args.num_train, args.num_val, height, width, args.seed, args.categories
+    )
+    for split, ann_file in written.items():
+        print(f'{split}: {ann_file}')
+
+
+def add_coco_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        'coco', help='COCO-format instance segmentation (mmdet CocoDataset / CocoMetric)'
+    )
+    parser.add_argument('out_dir', help='dataset root (annotations/, train2017/, val2017/)')
+    parser.add_argument('--num-train', type=int, default=200, help='training images')
+    parser.add_argument('--num-val', type=int, default=50, help='validation images')
+    parser.add_argument('--size', type=parse_size, default=(320, 320), help='N or WxH pixels')
+    parser.add_argument('--seed', type=int, default=0, help='dataset seed')
+    parser.add_argument(
+        '--categories', nargs='+', default=list(DEFAULT_CATEGORIES), help='shape categories'
+    )
+    parser.set_defaults(func=run_coco)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    subparsers = parser.add_subparsers(dest='dataset', required=True)
+    add_coco_parser(subparsers)
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == '__main__':
+    main()
