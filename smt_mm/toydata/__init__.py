@@ -5,7 +5,9 @@ lay them out in the formats the OpenMMLab toolboxes read as they are. ``tools/to
 the command line for all of them.
 """
 
+from .ade20k import ade20k_classes, ade20k_paths, generate_ade20k, make_ade20k_split
 from .coco import coco_paths, generate_coco, make_coco_split
+from .imagenet import generate_imagenet, imagenet_paths, make_imagenet_split, toy_classes
 from .shapes import (
     DEFAULT_CATEGORIES,
     SHAPE_CATEGORIES,
@@ -22,13 +24,21 @@ __all__ = [
     'DEFAULT_CATEGORIES',
     'SHAPE_CATEGORIES',
     'ShapeInstance',
+    'ade20k_classes',
+    'ade20k_paths',
     'coco_paths',
+    'generate_ade20k',
     'generate_coco',
+    'generate_imagenet',
+    'imagenet_paths',
+    'make_ade20k_split',
     'make_coco_split',
+    'make_imagenet_split',
     'mask_to_polygons',
     'polygon_mask',
     'render_label_map',
     'sample_scene',
     'shape_polygon',
     'textured_background',
+    'toy_classes',
 ]

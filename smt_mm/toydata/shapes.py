@@ -122,7 +122,7 @@ def shape_polygon(
                 [-arm, -1], [arm, -1], [arm, -arm], [1, -arm], [1, arm], [arm, arm],
                 [arm, 1], [-arm, 1], [-arm, arm], [-1, arm], [-1, -arm], [-arm, -arm],
             ]
-        )  # fmt: skip
+        ) / np.hypot(1, arm)  # fmt: skip
     else:
         raise ValueError(f'unknown shape category {category!r}; choose from {SHAPE_CATEGORIES}')
     points = _rotate(unit, rng.uniform(0, 2 * np.pi)) * (size / 2) + np.asarray(center)

@@ -1,0 +1,134 @@
+# SMT-T Mask R-CNN trained from scratch on the generated toy shapes (`make demo`, the end-to-end
+# tests). Make the data with: python tools/toy_data.py coco data/toy_coco
+# Small images (320x320), lighter RPN/RoI sampling and a short iteration-based schedule, so that
+# it learns within minutes on two CPU cores. Not a COCO recipe: see mask_rcnn_smt_*_1x/3x.py.
+_base_ = [
+    'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
+    'mmdet::_base_/datasets/coco_instance.py',
+    'mmdet::_base_/default_runtime.py',
+    './_base_/mask_rcnn_tta.py',
+]
+
+custom_imports = dict(imports=['smt_mm'], allow_failed_imports=False)
+
+data_root = 'data/toy_coco/'
+metainfo = dict(
+    classes=('circle', 'rectangle', 'triangle', 'star'),
+    palette=[(220, 20, 60), (0, 128, 255), (0, 170, 0), (255, 170, 0)],
+)
+num_classes = 4
+image_scale = (320, 320)
+
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='SMT',
+        arch='tiny',
+        drop_path_rate=0.0,
+        out_indices=(0, 1, 2, 3),
+        init_cfg=None,  # from scratch: the toy shapes need no ImageNet features
+    ),
+    neck=dict(in_channels=[64, 128, 256, 512], out_channels=128),
+    rpn_head=dict(in_channels=128, feat_channels=128),
+    roi_head=dict(
+        bbox_roi_extractor=dict(out_channels=128),
+        bbox_head=dict(in_channels=128, fc_out_channels=256, num_classes=num_classes),
+        mask_roi_extractor=dict(out_channels=128),
+        mask_head=dict(in_channels=128, conv_out_channels=128, num_classes=num_classes),
+    ),
+    train_cfg=dict(
+        rpn_proposal=dict(nms_pre=1000, max_per_img=300),
+        rcnn=dict(sampler=dict(num=128)),
+    ),
+    test_cfg=dict(rpn=dict(nms_pre=500, max_per_img=300), rcnn=dict(max_per_img=50)),
+)
+
+train_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+    dict(type='Resize', scale=image_scale, keep_ratio=True),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackDetInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(type='Resize', scale=image_scale, keep_ratio=True),
+    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+    dict(
+        type='PackDetInputs',
+        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'),
+    ),
+]
+train_dataloader = dict(
+    batch_size=4,
+    num_workers=1,
+    persistent_workers=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    batch_sampler=None,
+    dataset=dict(
+        data_root=data_root,
+        metainfo=metainfo,
+        # keep the images without objects: they must train too
+        filter_cfg=dict(filter_empty_gt=False, min_size=0),
+        pipeline=train_pipeline,
+    ),
+)
+val_dataloader = dict(
+    batch_size=2,
+    num_workers=1,
+    dataset=dict(data_root=data_root, metainfo=metainfo, pipeline=test_pipeline),
+)
+test_dataloader = val_dataloader
+val_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017.json')
+test_evaluator = val_evaluator
+
+max_iters = 600
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.05),
+    paramwise_cfg=dict(norm_decay_mult=0.0),
+    clip_grad=dict(max_norm=10.0, norm_type=2),
+)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
+    dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=False, begin=50, end=max_iters),
+]
+auto_scale_lr = dict(enable=False, base_batch_size=4)
+
+default_hooks = dict(
+    logger=dict(interval=10),
+    checkpoint=dict(by_epoch=False, interval=100, max_keep_ckpts=2),
+)
+log_processor = dict(by_epoch=False)
+randomness = dict(seed=0)
+
+tta_img_scales = [(256, 256), (320, 320), (384, 384)]
+tta_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [dict(type='Resize', scale=scale, keep_ratio=True) for scale in tta_img_scales],
+            [dict(type='RandomFlip', prob=1.0), dict(type='RandomFlip', prob=0.0)],
+            [dict(type='LoadAnnotations', with_bbox=True)],
+            [
+                dict(
+                    type='PackDetInputs',
+                    meta_keys=(
+                        'img_id',
+                        'img_path',
+                        'ori_shape',
+                        'img_shape',
+                        'scale_factor',
+                        'flip',
+                        'flip_direction',
+                    ),
+                )
+            ],
+        ],
+    ),
+]

@@ -1,0 +1,14 @@
+# Mask R-CNN + FPN with Swin-S on COCO, 3x schedule with multi-scale + random-crop training:
+# mmdet's own config. mmdet trained it with mixed precision; here, as for every config, AMP is
+# the `--amp` switch of tools/train.py (so that the config also runs without a GPU).
+_base_ = [
+    'mmdet::swin/mask-rcnn_swin-s-p4-w7_fpn_amp-ms-crop-3x_coco.py',
+    './_base_/mask_rcnn_tta.py',
+]
+
+# smt_mm provides the mask-aware TTA model and safe checkpoint loading.
+custom_imports = dict(imports=['smt_mm'], allow_failed_imports=False)
+
+optim_wrapper = dict(type='OptimWrapper')
+
+auto_scale_lr = dict(enable=False, base_batch_size=16)

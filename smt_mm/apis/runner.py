@@ -1,0 +1,355 @@
+"""Training and testing with any of mmdet, mmseg or mmpretrain, behind tools/train.py and test.py.
+
+The functions follow the toolboxes' own ``tools/train.py`` / ``tools/test.py`` (mmdet 3.x,
+mmseg 1.x, mmpretrain 1.x), with three additions:
+
+* every local path the run reads is checked before anything is built
+  (:func:`~smt_mm.apis.checks.check_config_paths`);
+* without a GPU, distributed runs use the ``gloo`` backend and CPU process groups, so
+  ``tools/dist_train.sh CONFIG 2`` works on a laptop;
+* :func:`test_model` writes its metrics to ``<work_dir>/eval_<timestamp>.json``.
+"""
+
+import json
+import os
+import os.path as osp
+import time
+
+import torch
+from mmengine.config import Config, ConfigDict
+from mmengine.dist import get_rank, is_distributed
+from mmengine.logging import print_log
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+from .checks import check_config_paths
+from .scopes import add_dump_results, apply_tta, enable_visualization, get_scope
+
+LAUNCHERS: tuple[str, ...] = ('none', 'pytorch', 'slurm', 'mpi')
+
+
+def load_config(
+    config: str,
+    cfg_options: dict | None = None,
+    work_dir: str | None = None,
+    launcher: str = 'none',
+) -> Config:
+    """Read a config, merge command-line overrides and settle the work dir.
+
+    Args:
+        config (str): The config file.
+        cfg_options (dict, optional): ``--cfg-options`` overrides (dotted keys).
+            Defaults to None.
+        work_dir (str, optional): The work dir; when None, the config's ``work_dir`` or else
+            ``./work_dirs/<config name>``. Defaults to None.
+        launcher (str): One of :data:`LAUNCHERS`. Defaults to ``'none'``.
+
+    Returns:
+        Config: The config, with ``launcher`` and ``work_dir`` set.
+
+    Raises:
+        FileNotFoundError: If ``config`` does not exist.
+        ValueError: If the launcher or the config's ``default_scope`` is not supported.
+    """
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'config file not found: {config}')
+    if launcher not in LAUNCHERS:
+        raise ValueError(f'launcher must be one of {LAUNCHERS}, got {launcher!r}')
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    get_scope(cfg)
+    cfg.launcher = launcher
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
+    return cfg
+
+
+def _revert_sync_bn(node: object) -> int:
+    """Replace ``SyncBN`` norm configs by ``BN`` in place; return how many were replaced."""
+    count = 0
+    if isinstance(node, dict):
+        if node.get('type') in ('SyncBN', 'MMSyncBN'):
+            node['type'] = 'BN'
+            count += 1
+        for value in node.values():
+            count += _revert_sync_bn(value)
+    elif isinstance(node, list):
+        for value in node:
+            count += _revert_sync_bn(value)
+    return count
+
+
+def _init_cpu_process_group(launcher: str, backend: str, timeout: float | None) -> None:
+    """Start a CPU process group from the launcher's environment.
+
+    mmengine's ``init_dist`` always calls ``torch.cuda.set_device``; starting the group here
+    first makes the runner skip it (it only initialises when no group exists).
+    """
+    if launcher == 'slurm':
+        os.environ.setdefault('RANK', os.environ['SLURM_PROCID'])
+        os.environ.setdefault('WORLD_SIZE', os.environ['SLURM_NTASKS'])
+        os.environ.setdefault('LOCAL_RANK', os.environ.get('SLURM_LOCALID', '0'))
+        if 'MASTER_ADDR' not in os.environ:
+            import subprocess
+
+            node_list = os.environ['SLURM_NODELIST']
+            first = subprocess.getoutput(f'scontrol show hostname {node_list} | head -n1')
+            os.environ['MASTER_ADDR'] = first
+        os.environ.setdefault('MASTER_PORT', '29500')
+    elif launcher == 'mpi':
+        os.environ.setdefault('RANK', os.environ['OMPI_COMM_WORLD_RANK'])
+        os.environ.setdefault('WORLD_SIZE', os.environ['OMPI_COMM_WORLD_SIZE'])
+        os.environ.setdefault('LOCAL_RANK', os.environ['OMPI_COMM_WORLD_LOCAL_RANK'])
+        os.environ.setdefault('MASTER_ADDR', '127.0.0.1')
+        os.environ.setdefault('MASTER_PORT', '29500')
+    kwargs = {}
+    if timeout is not None:
+        import datetime
+
+        kwargs['timeout'] = datetime.timedelta(seconds=timeout)
+    torch.distributed.init_process_group(
+        backend=backend,
+        rank=int(os.environ['RANK']),
+        world_size=int(os.environ['WORLD_SIZE']),
+        **kwargs,
+    )
+
+
+def setup_device(cfg: Config) -> None:
+    """Adapt a distributed config to a machine without GPU (no-op with a GPU or one process).
+
+    Without CUDA: the ``gloo`` backend (``env_cfg.dist_cfg.backend``), a CPU process group,
+    ``MMDistributedDataParallel`` without ``device_ids``, and plain BN instead of SyncBN (which
+    needs CUDA), each reported in the log.
+
+    Args:
+        cfg (Config): The loaded config (``launcher`` set), changed in place.
+    """
+    if cfg.launcher == 'none' or torch.cuda.is_available():
+        return
+    env_cfg = cfg.setdefault('env_cfg', ConfigDict())
+    dist_cfg = env_cfg.setdefault('dist_cfg', ConfigDict())
+    if dist_cfg.get('backend', 'nccl') != 'gloo':
+        print_log(f'no GPU: distributed backend {dist_cfg.get("backend", "nccl")} -> gloo')
+        dist_cfg['backend'] = 'gloo'
+    wrapper = cfg.get('model_wrapper_cfg') or ConfigDict(type='MMDistributedDataParallel')
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
+    reverted = _revert_sync_bn(cfg.model)
+    if reverted:
+        print_log(f'no GPU: {reverted} SyncBN layer config(s) -> BN (SyncBN needs CUDA)')
+    if not is_distributed():
+        _init_cpu_process_group(cfg.launcher, 'gloo', dist_cfg.get('timeout'))
+
+
+def build_runner(cfg: Config) -> Runner:
+    """Build the runner a config asks for (``runner_type``, else mmengine's ``Runner``).
+
+    Args:
+        cfg (Config): The prepared config.
+
+    Returns:
+        Runner: The runner.
+    """
+    if 'runner_type' in cfg:
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)
+
+
+def prepare_train_config(
+    cfg: Config,
+    amp: bool = False,
+    resume: str | None = None,
+    auto_scale_lr: bool = False,
+) -> Config:
+    """Apply the training command-line switches to a loaded config.
+
+    Args:
+        cfg (Config): The config from :func:`load_config`, changed in place.
+        amp (bool): Mixed-precision training (``AmpOptimWrapper``, dynamic loss scale); needs
+            a CUDA GPU. Defaults to False.
+        resume (str, optional): ``'auto'`` resumes from the latest checkpoint of the work dir,
+            a path from that checkpoint, None starts afresh. Defaults to None.
+        auto_scale_lr (bool): Scale the learning rate by the actual batch size over
+            ``auto_scale_lr.base_batch_size``. Defaults to False.
+
+    Returns:
+        Config: ``cfg``.
+
+    Raises:
+        RuntimeError: If ``amp`` is asked for without a CUDA GPU.
+        KeyError: If ``auto_scale_lr`` is asked for and the config has no ``auto_scale_lr``.
+    """
+    if amp:
+        if not torch.cuda.is_available():
+            raise RuntimeError(
+                '--amp needs a CUDA GPU (mixed precision runs float16 on CUDA); '
+                'none is available here, train without --amp'
+            )
+        optim_wrapper = cfg.optim_wrapper
+        if optim_wrapper.get('type', 'OptimWrapper') == 'AmpOptimWrapper':
+            print_log('AMP training is already enabled in the config')
+        else:
+            optim_wrapper.type = 'AmpOptimWrapper'
+            optim_wrapper.loss_scale = 'dynamic'
+    if auto_scale_lr:
+        if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
+            raise KeyError('--auto-scale-lr needs auto_scale_lr.base_batch_size in the config')
+        cfg.auto_scale_lr.enable = True
+    if resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif resume is not None:
+        cfg.resume = True
+        cfg.load_from = resume
+    return cfg
+
+
+def train_model(
+    cfg: Config,
+    amp: bool = False,
+    resume: str | None = None,
+    auto_scale_lr: bool = False,
+) -> Runner:
+    """Apply the switches, check the paths, adapt to the device, build the runner and train.
+
+    Args:
+        cfg (Config): The config from :func:`load_config`, changed in place.
+        amp (bool): See :func:`prepare_train_config`. Defaults to False.
+        resume (str, optional): See :func:`prepare_train_config`. Defaults to None.
+        auto_scale_lr (bool): See :func:`prepare_train_config`. Defaults to False.
+
+    Returns:
+        Runner: The runner after training (its ``model`` holds the trained weights).
+
+    Raises:
+        ConfigPathError: If a checkpoint or dataset path of the config does not exist.
+    """
+    prepare_train_config(cfg, amp, resume, auto_scale_lr)
+    check_config_paths(cfg, 'train')
+    setup_device(cfg)
+    runner = build_runner(cfg)
+    runner.train()
+    return runner
+
+
+def prepare_test_config(
+    cfg: Config,
+    checkpoint: str,
+    tta: bool = False,
+    show_dir: str | None = None,
+    show: bool = False,
+    wait_time: float = 2.0,
+    out: str | None = None,
+) -> Config:
+    """Apply the testing command-line switches to a loaded config.
+
+    Args:
+        cfg (Config): The config from :func:`load_config`, changed in place.
+        checkpoint (str): The checkpoint to evaluate (becomes ``load_from``).
+        tta (bool): Test-time augmentation with the config's ``tta_model`` and
+            ``tta_pipeline``. Defaults to False.
+        show_dir (str, optional): Save pictures of the predictions there
+            (see :func:`~smt_mm.apis.scopes.enable_visualization`). Defaults to None.
+        show (bool): Show the pictures in a window. Defaults to False.
+        wait_time (float): Seconds each shown picture stays. Defaults to 2.0.
+        out (str, optional): Also dump the raw predictions there
+            (see :func:`~smt_mm.apis.scopes.add_dump_results`). Defaults to None.
+
+    Returns:
+        Config: ``cfg``.
+    """
+    cfg.load_from = checkpoint
+    if show or show_dir:
+        enable_visualization(cfg, show_dir, show, wait_time)
+    if tta:
+        apply_tta(cfg)
+    if out is not None:
+        add_dump_results(cfg, out)
+    return cfg
+
+
+def _to_builtin(value: object) -> object:
+    if isinstance(value, dict):
+        return {str(k): _to_builtin(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_to_builtin(v) for v in value]
+    if hasattr(value, 'tolist'):  # numpy and torch scalars / arrays
+        return value.tolist()
+    return value
+
+
+def write_eval_json(path: str, record: dict) -> str:
+    """Write an evaluation record as JSON (numpy / torch values become plain numbers).
+
+    Args:
+        path (str): The file to write; its folder is created.
+        record (dict): The record, e.g. the one :func:`test_model` builds.
+
+    Returns:
+        str: ``path``.
+    """
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    with open(path, 'w') as f:
+        json.dump(_to_builtin(record), f, indent=2)
+    return path
+
+
+def test_model(
+    cfg: Config,
+    checkpoint: str,
+    tta: bool = False,
+    show_dir: str | None = None,
+    show: bool = False,
+    wait_time: float = 2.0,
+    out: str | None = None,
+) -> tuple[dict, str | None]:
+    """Apply the switches, check the paths, evaluate, and write the metrics JSON.
+
+    The JSON file is ``<work_dir>/eval_<timestamp>.json`` (rank 0 only), where ``<timestamp>``
+    is the runner's (``%Y%m%d_%H%M%S``, also the name of mmengine's log folder of the run)::
+
+        {"config": "configs/...py", "checkpoint": "...pth", "tta": false, "scope": "mmdet",
+         "timestamp": "20260101_120000", "metrics": {"coco/bbox_mAP": 0.41, ...}}
+
+    ``metrics`` is exactly what the test loop returns: the evaluator's metric names with the
+    metric prefix (``coco/`` for mmdet's CocoMetric, e.g. ``mIoU`` for mmseg, ``accuracy/top1``
+    for mmpretrain).
+
+    Args:
+        cfg (Config): The config from :func:`load_config`, changed in place.
+        checkpoint (str): The checkpoint to evaluate.
+        tta (bool): See :func:`prepare_test_config`. Defaults to False.
+        show_dir (str, optional): See :func:`prepare_test_config`. Defaults to None.
+        show (bool): See :func:`prepare_test_config`. Defaults to False.
+        wait_time (float): See :func:`prepare_test_config`. Defaults to 2.0.
+        out (str, optional): See :func:`prepare_test_config`. Defaults to None.
+
+    Returns:
+        tuple[dict, str | None]: The metrics and the JSON file (None on ranks other than 0).
+
+    Raises:
+        ConfigPathError: If the checkpoint or a test dataset path does not exist.
+    """
+    prepare_test_config(cfg, checkpoint, tta, show_dir, show, wait_time, out)
+    check_config_paths(cfg, 'test')
+    setup_device(cfg)
+    runner = build_runner(cfg)
+    metrics = runner.test()
+    if get_rank() != 0:
+        return metrics, None
+    record = dict(
+        config=cfg.filename,
+        checkpoint=checkpoint,
+        tta=tta,
+        scope=get_scope(cfg),
+        timestamp=runner.timestamp,
+        finished=time.strftime('%Y-%m-%d %H:%M:%S'),
+        metrics=metrics,
+    )
+    path = write_eval_json(osp.join(cfg.work_dir, f'eval_{runner.timestamp}.json'), record)
+    print_log(f'metrics written to {path}', logger='current')
+    return metrics, path

@@ -1,0 +1,74 @@
+"""Test a model of mmdet, mmseg or mmpretrain (the config's ``default_scope`` decides).
+
+Same command line as mmdet's ``tools/test.py``:
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--tta] [--show-dir DIR]
+                                           [--out FILE] [--cfg-options KEY=VALUE ...]
+
+The metrics are also written to ``<work_dir>/eval_<timestamp>.json``:
+``{"config", "checkpoint", "tta", "scope", "timestamp", "finished", "metrics": {...}}``.
+"""
+
+import argparse
+import os
+import sys
+
+from mmengine.config import DictAction
+
+from smt_mm.apis import LAUNCHERS, ConfigPathError, load_config, test_model
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Test (and eval) a trained model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--work-dir', help='the dir for the evaluation metrics (eval_<timestamp>.json) and logs'
+    )
+    parser.add_argument(
+        '--out',
+        help='dump the predictions: a .pkl file (mmdet, mmpretrain) or a folder of PNGs (mmseg)',
+    )
+    parser.add_argument('--show', action='store_true', help='show prediction results')
+    parser.add_argument(
+        '--show-dir',
+        help='save pictures of the predictions in this folder (relative paths: under the '
+        'work dir, in the run timestamp folder for mmdet and mmpretrain)',
+    )
+    parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, e.g. test_dataloader.dataset.data_root=DIR',
+    )
+    parser.add_argument('--launcher', choices=LAUNCHERS, default='none', help='job launcher')
+    parser.add_argument(
+        '--tta', action='store_true', help='test-time augmentation (tta_model, tta_pipeline)'
+    )
+    # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    try:
+        cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
+        test_model(
+            cfg,
+            args.checkpoint,
+            tta=args.tta,
+            show_dir=args.show_dir,
+            show=args.show,
+            wait_time=args.wait_time,
+            out=args.out,
+        )
+    except ConfigPathError as err:
+        sys.exit(f'error: {err}')
+
+
+if __name__ == '__main__':
+    main()
