@@ -2,13 +2,21 @@
 
 Usage:
     python tools/toy_data.py coco data/toy_coco [--num-train 200] [--num-val 50] [--size 320]
+    python tools/toy_data.py ade20k data/toy_ade20k [--num-train 200] [--num-val 50] [--size 256]
+    python tools/toy_data.py imagenet data/toy_imagenet [--num-train 100] [--num-val 25] [--size 64]
 
 Every dataset is one sub-command; each ``add_<name>_parser`` function below registers one.
 """
 
 import argparse
 
-from smt_mm.toydata import DEFAULT_CATEGORIES, generate_coco
+from smt_mm.toydata import (
+    DEFAULT_CATEGORIES,
+    ade20k_classes,
+    generate_ade20k,
+    generate_coco,
+    generate_imagenet,
+)
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -49,10 +57,60 @@ def add_coco_parser(subparsers) -> None:
     parser.set_defaults(func=run_coco)
 
 
+def run_imagenet(args: argparse.Namespace) -> None:
+    written = generate_imagenet(
+        args.out_dir, args.num_train, args.num_val, args.size, args.seed, args.categories
+    )
+    for split, path in written.items():
+        print(f'{split}: {path}')
+
+
+def add_imagenet_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        'imagenet', help='ImageNet-layout classification (mmpretrain ImageNet / CustomDataset)'
+    )
+    parser.add_argument('out_dir', help='dataset root (meta/, train/, val/)')
+    parser.add_argument('--num-train', type=int, default=100, help='training images per class')
+    parser.add_argument('--num-val', type=int, default=25, help='validation images per class')
+    parser.add_argument('--size', type=int, default=64, help='image side in pixels (>= 16)')
+    parser.add_argument('--seed', type=int, default=0, help='dataset seed')
+    parser.add_argument(
+        '--categories', nargs='+', default=list(DEFAULT_CATEGORIES), help='shape classes'
+    )
+    parser.set_defaults(func=run_imagenet)
+
+
+def run_ade20k(args: argparse.Namespace) -> None:
+    height, width = args.size
+    written = generate_ade20k(
+        args.out_dir, args.num_train, args.num_val, height, width, args.seed, args.categories
+    )
+    for split, ann_dir in written.items():
+        print(f'{split}: {ann_dir}')
+    print(f'classes (after reduce_zero_label): {ade20k_classes(args.categories)}')
+
+
+def add_ade20k_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        'ade20k', help='ADE20K-layout semantic segmentation (mmseg datasets / IoUMetric)'
+    )
+    parser.add_argument('out_dir', help='dataset root (images/, annotations/)')
+    parser.add_argument('--num-train', type=int, default=200, help='training images')
+    parser.add_argument('--num-val', type=int, default=50, help='validation images')
+    parser.add_argument('--size', type=parse_size, default=(256, 256), help='N or WxH pixels')
+    parser.add_argument('--seed', type=int, default=0, help='dataset seed')
+    parser.add_argument(
+        '--categories', nargs='+', default=list(DEFAULT_CATEGORIES), help='shape categories'
+    )
+    parser.set_defaults(func=run_ade20k)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     subparsers = parser.add_subparsers(dest='dataset', required=True)
     add_coco_parser(subparsers)
+    add_ade20k_parser(subparsers)
+    add_imagenet_parser(subparsers)
     args = parser.parse_args(argv)
     args.func(args)
 
