@@ -11,6 +11,7 @@ anything else is refused with :class:`UnsafeCheckpointError`, unless the user ma
 as trusted with :func:`trust_checkpoint` or the ``SMT_MM_TRUSTED_CHECKPOINTS`` variable.
 """
 
+import importlib
 import os
 import os.path as osp
 import pickle
@@ -29,10 +30,19 @@ _trusted_files: set[str] = set()
 
 def _numpy_globals() -> list:
     """Numpy objects that mmengine's ``MessageHub`` stores (scalars and arrays of losses)."""
-    from numpy.core.multiarray import _reconstruct, scalar  # noqa: PLC0415
-
+    multiarray = importlib.import_module(
+        'numpy._core.multiarray'
+        if int(np.__version__.split('.')[0]) >= 2
+        else 'numpy.core.multiarray'
+    )
     dtype_classes = [type(np.dtype(name)) for name in np.sctypeDict.values()]
-    return [_reconstruct, scalar, np.ndarray, np.dtype, *dict.fromkeys(dtype_classes)]
+    return [
+        multiarray._reconstruct,
+        multiarray.scalar,
+        np.ndarray,
+        np.dtype,
+        *dict.fromkeys(dtype_classes),
+    ]
 
 
 #: The globals that mmengine 0.10's own checkpoints contain, besides tensors and builtins.
