@@ -79,7 +79,7 @@ def time_train_iterations(
         if device == 'cuda':
             torch.cuda.synchronize()
         start = time.perf_counter()
-        losses = model.loss(**batch)
+        losses = model(**batch, mode='loss')
         total, _ = model.parse_losses(losses)
         optim_wrapper.update_params(total)
         if device == 'cuda':
