@@ -15,6 +15,6 @@ from .utils.checkpoint import register_safe_loader  # noqa: E402
 
 register_safe_loader()
 
-from . import evaluation, models  # noqa: E402,F401
+from . import engine, evaluation, models  # noqa: E402,F401
 
 __all__ = ['__version__', 'version_info', 'stack_summary']
