@@ -136,8 +136,8 @@ class BenchmarkSettings:
         isolate (bool): Whether to run every case in a fresh process. Turning it off is
             faster but lets allocator caches of one case inflate the memory of the next.
             Defaults to True.
-        gemm_size (int): Side of the square fp32 ``torch.mm`` that measures the GEMM peak.
-            Defaults to 2048.
+        gemm_size (int, optional): Side of the square fp32 ``torch.mm`` that measures the
+            GEMM peak. None picks 2048 on CPU and 8192 on CUDA. Defaults to None.
     """
 
     device: str = 'cpu'
@@ -148,7 +148,7 @@ class BenchmarkSettings:
     train: bool = True
     flops: bool = True
     isolate: bool = True
-    gemm_size: int = 2048
+    gemm_size: int | None = None
 
     def __post_init__(self) -> None:
         if self.device not in ('cpu', 'cuda'):
@@ -157,6 +157,8 @@ class BenchmarkSettings:
             raise ValueError(f'amp must be None, "fp16" or "bf16", got {self.amp!r}')
         if self.repeats < 1 or self.warmup < 0:
             raise ValueError('repeats must be >= 1 and warmup >= 0')
+        if self.gemm_size is None:
+            self.gemm_size = 8192 if self.device == 'cuda' else 2048
 
 
 @dataclass
@@ -433,7 +435,7 @@ def _swap_backbone(model_cfg: Any, backbone: str) -> None:
     used = [channels[i] for i in spec['out_indices']]
     neck = model_cfg.get('neck')
     if isinstance(neck, dict) and 'in_channels' in neck:
-        neck.in_channels = used
+        neck['in_channels'] = used
     for head_key in ('decode_head', 'auxiliary_head'):
         heads = model_cfg.get(head_key)
         for head in heads if isinstance(heads, list) else [heads]:
@@ -441,9 +443,9 @@ def _swap_backbone(model_cfg: Any, backbone: str) -> None:
                 continue
             index = head.get('in_index', -1)
             if isinstance(index, int):
-                head.in_channels = used[index]
+                head['in_channels'] = used[index]
             else:
-                head.in_channels = [used[i] for i in index]
+                head['in_channels'] = [used[i] for i in index]
 
 
 class _Runner:
@@ -472,7 +474,7 @@ class _Runner:
             else:
                 self.model.backbone = torch.compile(self.model.backbone)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=1e-4)
-        self.autocast_dtype = dict(fp16=torch.float16, bf16=torch.bfloat16).get(settings.amp)
+        self.autocast_dtype = dict(fp16=torch.float16, bf16=torch.bfloat16).get(settings.amp or '')
         self.scaler = (
             torch.amp.GradScaler(device) if settings.amp == 'fp16' and device == 'cuda' else None
         )
@@ -583,7 +585,7 @@ class _TensorMode(nn.Module):
         self.data_samples = data_samples
 
     def forward(self, inputs: torch.Tensor) -> Any:
-        return self.model._forward(inputs, self.data_samples)
+        return self.model(inputs, self.data_samples, mode='tensor')
 
 
 def _num_classes(model_cfg: Any, default: int) -> int:
@@ -593,7 +595,7 @@ def _num_classes(model_cfg: Any, default: int) -> int:
         if isinstance(head, dict):
             bbox_head = head.get('bbox_head', head)
             if isinstance(bbox_head, dict) and 'num_classes' in bbox_head:
-                return int(bbox_head.num_classes)
+                return int(bbox_head['num_classes'])
     return default
 
 
@@ -780,8 +782,9 @@ def run_benchmark(
     settings = settings or BenchmarkSettings()
     machine = machine_info(settings.device)
     start = time.time()
-    gemm_peak = measure_gemm_peak(settings.device, settings.gemm_size, threads=settings.threads)
-    results = []
+    gemm_size = settings.gemm_size or 2048
+    gemm_peak = measure_gemm_peak(settings.device, gemm_size, threads=settings.threads)
+    results: list[dict[str, Any]] = []
     for i, case in enumerate(cases):
         if log is not None:
             log(f'[{i + 1}/{len(cases)}] {case.name}')

@@ -66,6 +66,7 @@ def test_benchmark_tool_end_to_end(tmp_path):
             '--warmup', '0',
             '--repeats', '2',
             '--gemm-size', '256',
+            '--threads', '1',
             '--no-isolate',
             '--out-dir', str(tmp_path),
             '--plot',

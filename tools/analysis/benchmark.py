@@ -74,7 +74,9 @@ def parse_args(argv=None):
     parser.add_argument(
         '--no-isolate', action='store_true', help='run all cases in this process (faster)'
     )
-    parser.add_argument('--gemm-size', type=int, default=2048, help='side of the peak GEMM')
+    parser.add_argument(
+        '--gemm-size', type=int, help='side of the peak GEMM (default: 2048 CPU, 8192 CUDA)'
+    )
     parser.add_argument('--out-dir', default='work_dirs/benchmark')
     parser.add_argument('--plot', action='store_true', help='also write benchmark.png')
     parser.add_argument(
