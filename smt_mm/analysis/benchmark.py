@@ -919,7 +919,10 @@ def plot_report(report: dict[str, Any], path: str | Path) -> None:
     results = report['results']
     phases = ['infer'] + (['train'] if any('train' in r for r in results) else [])
     figure, axes = plt.subplots(
-        1, len(phases), figsize=(6 * len(phases), 1 + 0.4 * len(results)), squeeze=False
+        1,
+        len(phases),
+        figsize=(6 * len(phases), max(3.0, 1.2 + 0.45 * len(results))),
+        squeeze=False,
     )
     labels = [
         f'{r["model"]}/{r["backbone"]}{" +c" if r["compile"] else ""} '
@@ -940,8 +943,7 @@ def plot_report(report: dict[str, Any], path: str | Path) -> None:
             axis.barh(positions, values, color=colors)
         axis.set_yticks(list(positions), labels, fontsize=8)
         axis.invert_yaxis()
-        axis.set_xscale('log')
-        axis.set_xlabel('seconds per batch (median, min-max), log scale')
+        axis.set_xlabel('seconds per batch (median, min-max)')
         axis.set_title('inference' if phase == 'infer' else 'training step')
     figure.suptitle(f'SMT (red) vs Swin (blue), {report["settings"]["device"]}')
     figure.tight_layout()
