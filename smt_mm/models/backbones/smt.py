@@ -26,7 +26,6 @@ import os.path as osp
 from collections.abc import Sequence
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmcv.cnn import build_activation_layer, build_norm_layer
@@ -35,6 +34,8 @@ from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 from mmengine.runner import CheckpointLoader
 from mmengine.utils import is_seq_of
+from torch import Tensor, nn
+from torch.autograd.function import FunctionCtx
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..utils.ckpt_convert import convert_official_smt
@@ -83,14 +84,14 @@ class _GeluLinear(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, weight, bias):
+    def forward(ctx: FunctionCtx, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
         ctx.save_for_backward(x, weight)
         ctx.has_bias = bias is not None
         return F.linear(F.gelu(x), weight, bias)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, grad):
+    def backward(ctx: FunctionCtx, grad: Tensor) -> tuple[Tensor | None, ...]:
         x, weight = ctx.saved_tensors
         grad_x = grad_weight = grad_bias = None
         if ctx.needs_input_grad[0]:
@@ -102,18 +103,81 @@ class _GeluLinear(torch.autograd.Function):
         return grad_x, grad_weight, grad_bias
 
 
+class _DWConvGeluLinear(torch.autograd.Function):
+    """``linear(gelu(dwconv(x)))`` that keeps only ``x`` for the backward pass.
+
+    The depthwise convolution and the GELU are recomputed in the backward pass, so neither
+    of the two hidden-width maps of the FFN is kept alive between forward and backward.
+    ``x`` is an NCHW view of a channels-last map; the result is channels-last.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: FunctionCtx,
+        x: Tensor,
+        kernel: Tensor,
+        conv_bias: Tensor | None,
+        weight: Tensor,
+        bias: Tensor | None,
+    ) -> Tensor:
+        ctx.save_for_backward(x, kernel, conv_bias, weight)
+        ctx.has_bias = bias is not None
+        return F.linear(F.gelu(_depthwise(x, kernel, conv_bias).permute(0, 2, 3, 1)), weight, bias)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: FunctionCtx, grad: Tensor) -> tuple[Tensor | None, ...]:
+        x, kernel, conv_bias, weight = ctx.saved_tensors
+        hidden = _depthwise(x, kernel, conv_bias).permute(0, 2, 3, 1)
+        grad_rows = grad.flatten(0, -2)
+        grad_weight = grad_bias = None
+        if ctx.needs_input_grad[3]:
+            grad_weight = grad_rows.t().matmul(F.gelu(hidden).flatten(0, -2))
+        if ctx.has_bias and ctx.needs_input_grad[4]:
+            grad_bias = grad_rows.sum(0)
+        grad_hidden = torch.ops.aten.gelu_backward(grad.matmul(weight), hidden)
+        padding = kernel.shape[-1] // 2
+        grad_x, grad_kernel, grad_conv_bias = torch.ops.aten.convolution_backward(
+            grad_hidden.permute(0, 3, 1, 2),
+            x,
+            kernel,
+            None if conv_bias is None else [conv_bias.shape[0]],
+            [1, 1],
+            [padding, padding],
+            [1, 1],
+            False,
+            [0, 0],
+            kernel.shape[0],
+            [*ctx.needs_input_grad[:2], conv_bias is not None and ctx.needs_input_grad[2]],
+        )
+        return grad_x, grad_kernel, grad_conv_bias, grad_weight, grad_bias
+
+
+def _depthwise(x: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """Depthwise convolution with 'same' padding and stride 1."""
+    return F.conv2d(x, kernel, bias, padding=kernel.shape[-1] // 2, groups=kernel.shape[0])
+
+
+def _recompute_gelu(act: nn.Module) -> bool:
+    """Whether the memory-lean GELU functions apply: exact GELU, gradients on."""
+    return isinstance(act, nn.GELU) and act.approximate == 'none' and torch.is_grad_enabled()
+
+
+def _autocast(*tensors: torch.Tensor | None) -> list[torch.Tensor | None]:
+    """Cast tensors as autocast would, so that a custom Function's backward sees one dtype."""
+    device = next(t for t in tensors if t is not None).device.type
+    if not torch.is_autocast_enabled(device):
+        return list(tensors)
+    dtype = torch.get_autocast_dtype(device)
+    return [None if t is None else t.to(dtype) for t in tensors]
+
+
 def _act_linear(act: nn.Module, linear: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """``linear(act(x))`` on channels-last ``x``, memory-lean for the exact GELU."""
     weight, bias = linear.weight.flatten(1), linear.bias
-    if not (isinstance(act, nn.GELU) and act.approximate == 'none' and torch.is_grad_enabled()):
+    if not _recompute_gelu(act):
         return F.linear(act(x), weight, bias)
-    device = x.device.type
-    if torch.is_autocast_enabled(device):
-        # Cast as autocast would, so that the saved tensors and the backward share one dtype.
-        dtype = torch.get_autocast_dtype(device)
-        x, weight = x.to(dtype), weight.to(dtype)
-        bias = None if bias is None else bias.to(dtype)
-    return _GeluLinear.apply(x, weight, bias)
+    return _GeluLinear.apply(*_autocast(x, weight, bias))
 
 
 class SMTStem(BaseModule):
@@ -221,10 +285,13 @@ class DWConvFFN(BaseModule):
         """
         x = self.fc1(x).permute(0, 3, 1, 2)
         # h + dwconv(h) is one depthwise conv whose kernel centre is incremented by 1.
-        weight = self.dwconv.weight
+        weight, bias = self.dwconv.weight, self.dwconv.bias
         kernel = weight + F.pad(torch.ones_like(weight[..., :1, :1]), (1, 1, 1, 1))
-        x = F.conv2d(x, kernel, self.dwconv.bias, padding=1, groups=self.dwconv.groups)
-        return _act_linear(self.act, self.fc2, x.permute(0, 2, 3, 1))
+        if _recompute_gelu(self.act):
+            args = _autocast(x, kernel, bias, self.fc2.weight, self.fc2.bias)
+            return _DWConvGeluLinear.apply(*args)
+        x = _depthwise(x, kernel, bias).permute(0, 2, 3, 1)
+        return self.fc2(self.act(x))
 
 
 class ScaleAwareModulation(BaseModule):
@@ -293,7 +360,10 @@ class ScaleAwareModulation(BaseModule):
         s = F.linear(x, s_weight, s_bias).permute(0, 3, 1, 2)
         max_size = self.local_convs[-1].kernel_size[0]
         kernel = torch.stack(
-            [F.pad(conv.weight, [(max_size - conv.kernel_size[0]) // 2] * 4) for conv in self.local_convs],
+            [
+                F.pad(conv.weight, [(max_size - conv.kernel_size[0]) // 2] * 4)
+                for conv in self.local_convs
+            ],
             dim=1,
         ).reshape(c, 1, max_size, max_size)
         bias = torch.stack([conv.bias for conv in self.local_convs], dim=1).reshape(c)
@@ -578,7 +648,7 @@ class SMT(BaseModule):
         self.stages = nn.ModuleList()
         self.norms = nn.ModuleList()
         block_index = 0
-        for i, (dims, depth) in enumerate(zip(self.embed_dims, self.depths)):
+        for i, (dims, depth) in enumerate(zip(self.embed_dims, self.depths, strict=False)):
             if i == 0:
                 embed = SMTStem(in_channels, dims, settings['head_conv'], norm_cfg)
             else:
@@ -737,11 +807,12 @@ class SMT(BaseModule):
                     f'{list(state_dict)[:5]}.'
                 )
             state_dict = selected
+        whole_model = not prefix and any(k.startswith('backbone.') for k in state_dict)
         state_dict = convert_official_smt(state_dict)
         result = self.load_state_dict(state_dict, strict=False)
         if result.missing_keys or result.unexpected_keys:
             hint = ''
-            if any(k.startswith('backbone.') for k in result.unexpected_keys):
+            if whole_model:
                 hint = " The checkpoint holds a whole model: set prefix='backbone.'."
             raise KeyError(
                 f'SMT checkpoint {checkpoint} does not match the model ({len(result.missing_keys)}'

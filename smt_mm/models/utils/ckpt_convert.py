@@ -1,4 +1,4 @@
-"""Conversion of official SMT checkpoints to the key layout of :class:`smt_mm.models.backbones.SMT`."""
+"""Conversion of official SMT checkpoints to the keys of :class:`smt_mm.models.backbones.SMT`."""
 
 import re
 from collections import OrderedDict

@@ -1,0 +1,127 @@
+"""Tests of the official-checkpoint converter and its command-line tool."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+from smt_reference import RefSMT
+
+from smt_mm.models.backbones import SMT
+from smt_mm.models.utils import convert_official_smt
+from smt_mm.utils import safe_torch_load
+
+CLI = Path(__file__).parents[2] / 'tools' / 'model_converters' / 'smt_to_mm.py'
+
+
+@pytest.fixture(scope='module')
+def official_tiny():
+    """An official-layout SMT-T state dict with layer scale (as SMT-L checkpoints have)."""
+    torch.manual_seed(0)
+    return RefSMT('tiny', layerscale=True).state_dict()
+
+
+def test_key_mapping_examples():
+    t = torch.zeros(1)
+    official = {
+        'patch_embed1.conv.0.weight': t,
+        'patch_embed1.conv.1.running_var': t,
+        'patch_embed1.conv.3.bias': t,
+        'patch_embed1.norm.weight': t,
+        'patch_embed3.proj.weight': t,
+        'block1.0.attn.local_conv_4.weight': t,
+        'block3.11.attn.kv.bias': t,
+        'block2.3.mlp.dwconv.dwconv.weight': t,
+        'block2.3.mlp.fc2.weight': t,
+        'block4.1.gamma_2': t,
+        'block3.0.norm1.weight': t,
+        'norm4.bias': t,
+        'head.weight': t,
+    }
+    assert list(convert_official_smt(official)) == [
+        'patch_embeds.0.conv1.weight',
+        'patch_embeds.0.bn.running_var',
+        'patch_embeds.0.conv2.bias',
+        'patch_embeds.0.norm.weight',
+        'patch_embeds.2.proj.weight',
+        'stages.0.0.attn.local_convs.3.weight',
+        'stages.2.11.attn.kv.bias',
+        'stages.1.3.ffn.dwconv.weight',
+        'stages.1.3.ffn.fc2.weight',
+        'stages.3.1.gamma2',
+        'stages.2.0.norm1.weight',
+        'norms.3.bias',
+    ]
+
+
+@pytest.mark.parametrize('wrapper', [None, 'model', 'state_dict', 'module'])
+def test_round_trip_loads_strictly_with_layer_scale(official_tiny, wrapper):
+    if wrapper == 'module':
+        checkpoint = {'module.' + k: v for k, v in official_tiny.items()}
+    elif wrapper:
+        checkpoint = {wrapper: official_tiny, 'epoch': 300}
+    else:
+        checkpoint = official_tiny
+    converted = convert_official_smt(checkpoint)
+    model = SMT('tiny', use_layerscale=True)
+    model.load_state_dict(converted, strict=True)
+    assert not any(k.startswith('head') for k in converted)
+    torch.testing.assert_close(model.stages[3][0].gamma1, official_tiny['block4.0.gamma_1'])
+    # Tensors are shared, not copied.
+    assert converted['norms.0.weight'] is official_tiny['norm1.weight']
+
+
+@pytest.mark.parametrize('keep_head', [False, True])
+def test_converter_is_idempotent(official_tiny, keep_head):
+    once = convert_official_smt(official_tiny, keep_head=keep_head)
+    twice = convert_official_smt(once, keep_head=keep_head)
+    assert list(once) == list(twice)
+    assert all(once[k] is twice[k] for k in once)
+
+
+def test_keep_head_gives_mmpretrain_classifier_layout(official_tiny):
+    converted = convert_official_smt(official_tiny, keep_head=True)
+    head_keys = [k for k in converted if not k.startswith('backbone.')]
+    assert head_keys == ['head.fc.weight', 'head.fc.bias']
+    assert converted['head.fc.weight'] is official_tiny['head.weight']
+    backbone_only = convert_official_smt(converted)
+    assert list(backbone_only) == list(convert_official_smt(official_tiny))
+
+
+def test_unknown_keys_pass_through_for_strict_loading_to_report(official_tiny):
+    state = dict(official_tiny, **{'block1.0.attn.extra.weight': torch.zeros(1)})
+    converted = convert_official_smt(state)
+    assert 'block1.0.attn.extra.weight' not in converted
+    assert 'stages.0.0.attn.extra.weight' in converted
+    with pytest.raises(RuntimeError, match='stages.0.0.attn.extra.weight'):
+        SMT('tiny', use_layerscale=True).load_state_dict(converted)
+
+
+def test_not_an_smt_state_dict_raises():
+    with pytest.raises(ValueError, match=r'Not an SMT state dict.*conv1\.weight'):
+        convert_official_smt({'conv1.weight': torch.zeros(1)})
+
+
+def _load_cli():
+    spec = importlib.util.spec_from_file_location('smt_to_mm', CLI)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize('keep_head', [False, True])
+def test_cli_writes_a_converted_file(tmp_path, official_tiny, keep_head):
+    src, dst = tmp_path / 'smt_tiny.pth', tmp_path / 'out' / 'smt_tiny_mm.pth'
+    torch.save({'model': official_tiny}, src)
+    argv = [str(src), str(dst)] + (['--keep-head'] if keep_head else [])
+    _load_cli().main(argv)
+    written = safe_torch_load(str(dst))['state_dict']
+    expected = convert_official_smt(official_tiny, keep_head=keep_head)
+    assert list(written) == list(expected)
+    for key, value in expected.items():
+        torch.testing.assert_close(written[key], value)
+    model = SMT('tiny', use_layerscale=True, init_cfg=dict(type='Pretrained', checkpoint=str(dst)))
+    if keep_head:
+        model.init_cfg['prefix'] = 'backbone.'
+    model.init_weights()
+    torch.testing.assert_close(model.norms[3].weight, official_tiny['norm4.weight'])
