@@ -33,6 +33,7 @@ import multiprocessing
 import os
 import platform
 import statistics
+import subprocess
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -345,7 +346,7 @@ def machine_info(device: str = 'cpu') -> dict[str, Any]:
 
     Returns:
         dict: CPU model, logical cores, torch threads, load average, memory, library
-        versions and, for CUDA, the GPU's name.
+        versions, the smt_mm git revision and, for CUDA, the GPU's name.
     """
     import mmengine
 
@@ -377,6 +378,17 @@ def machine_info(device: str = 'cpu') -> dict[str, Any]:
             info[package] = __import__(package).__version__
         except ImportError:
             info[package] = None
+    try:  # which smt_mm was measured (``-dirty``: with uncommitted changes)
+        info['smt_mm_git'] = subprocess.run(
+            ['git', 'describe', '--always', '--dirty'],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        info['smt_mm_git'] = None
     if device == 'cuda':
         info['gpu'] = torch.cuda.get_device_name()
         info['cuda'] = torch.version.cuda
@@ -853,6 +865,7 @@ def format_markdown(report: dict[str, Any]) -> str:
     lines = [
         f'Machine: {device}, {machine["logical_cores"]} logical cores, '
         f'{machine["torch_threads"]} torch threads, torch {machine["torch"]}, '
+        f'smt_mm {machine.get("smt_mm_git")}, '
         f'load average {machine["load_average"][0]} at start / '
         f'{machine.get("load_average_end", ["?"])[0]} at end. '
         f'Device {settings["device"]}, {settings["amp"] or "fp32"}, '
