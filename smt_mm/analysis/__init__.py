@@ -1,4 +1,4 @@
-"""Analysis utilities of smt_mm: speed, memory and FLOP benchmarks."""
+"""Analysis utilities of smt_mm: benchmarks, complexity, the paper's numbers and comparisons."""
 
 from .benchmark import (
     BACKBONES,
@@ -17,6 +17,16 @@ from .benchmark import (
     save_report,
     sdpa_flop_jit,
 )
+from .compare import (
+    ClaimCheck,
+    EvalRecord,
+    check_claims,
+    comparison_markdown,
+    find_eval_records,
+    result_rows,
+)
+from .complexity import Complexity, complexity_markdown, config_complexity, model_complexity
+from .paper import CLAIMS, Claim, PaperModel, load_model_index, results_markdown
 
 __all__ = [
     'BACKBONES',
@@ -34,4 +44,19 @@ __all__ = [
     'run_case',
     'save_report',
     'sdpa_flop_jit',
+    'CLAIMS',
+    'Claim',
+    'ClaimCheck',
+    'Complexity',
+    'EvalRecord',
+    'PaperModel',
+    'check_claims',
+    'comparison_markdown',
+    'complexity_markdown',
+    'config_complexity',
+    'find_eval_records',
+    'load_model_index',
+    'model_complexity',
+    'result_rows',
+    'results_markdown',
 ]

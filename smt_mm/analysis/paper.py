@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from mmengine.fileio import load
 
 README_START = '<!-- results:start -->'
 README_END = '<!-- results:end -->'
@@ -119,13 +119,13 @@ def load_model_index(index_file: str | Path | None = None) -> dict[str, PaperMod
     """
     index_path = Path(index_file) if index_file is not None else repo_root() / 'model-index.yml'
     root = index_path.parent
-    index = yaml.safe_load(index_path.read_text())
+    index = load(str(index_path))
     models: dict[str, PaperModel] = {}
     for metafile in index['Import']:
         task = Path(metafile).parent.name
         if task not in TASKS:
             raise ValueError(f'{metafile}: metafiles live in configs/{{{",".join(TASKS)}}}/')
-        content = yaml.safe_load((root / metafile).read_text())
+        content = load(str(root / metafile))
         for entry in content['Models']:
             if entry['Name'] in models:
                 raise ValueError(f'{metafile}: model {entry["Name"]!r} is defined twice')

@@ -1,0 +1,329 @@
+"""Compare evaluation results with the paper: per-run differences and the SMT-vs-Swin claims.
+
+``tools/test.py`` leaves one JSON file per evaluation in the work directory. This module finds
+them, maps the toolboxes' metric keys to the metafiles' metric names (COCO mAPs become percent,
+mmseg's ``mIoU`` becomes ``mIoU(ms+flip)`` for a test-time-augmented run), pairs every run with the
+paper's row of the same config and checks each claim of :data:`~smt_mm.analysis.paper.CLAIMS`
+against the SMT-minus-Swin difference measured by the user's own runs.
+"""
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .paper import CLAIMS, Claim, PaperModel
+
+#: Toolbox metric key -> (metafile metric name, factor to points). Test-time-augmented runs get
+#: ``(ms+flip)`` appended to the name.
+METRIC_KEYS = {
+    'coco/bbox_mAP': ('box AP', 100.0),
+    'coco/segm_mAP': ('mask AP', 100.0),
+    'mIoU': ('mIoU', 1.0),
+    'accuracy/top1': ('Top 1 Accuracy', 1.0),
+    'accuracy/top5': ('Top 5 Accuracy', 1.0),
+}
+TTA_SUFFIX = '(ms+flip)'
+
+#: How far (points) a measured SMT-minus-Swin difference may fall short of the claimed one and
+#: still count as reproduced: about two standard deviations of the seed-to-seed spread of COCO
+#: box AP and ADE20K mIoU (docs/reproduce.md).
+DEFAULT_TOLERANCE = 0.5
+
+
+@dataclass(frozen=True)
+class EvalRecord:
+    """One evaluation written by ``tools/test.py``.
+
+    Args:
+        path (Path): The JSON file.
+        config (str): The evaluated config's path.
+        checkpoint (str, optional): The evaluated checkpoint.
+        tta (bool): Whether test-time augmentation (multi-scale + flip) was on.
+        metrics (dict): The raw metrics, as the evaluator named them.
+        timestamp (str): Sortable time of the evaluation (``%Y%m%d_%H%M%S``).
+    """
+
+    path: Path
+    config: str
+    checkpoint: str | None
+    tta: bool
+    metrics: Mapping[str, Any]
+    timestamp: str
+
+    @property
+    def name(self) -> str:
+        """str: The config's stem, which is its model name in the metafiles."""
+        return Path(self.config).stem
+
+    @property
+    def points(self) -> dict[str, float]:
+        """dict: The paper-comparable metrics in points, by metafile metric name."""
+        converted = {}
+        for key, value in self.metrics.items():
+            if key in METRIC_KEYS and isinstance(value, int | float):
+                name, factor = METRIC_KEYS[key]
+                converted[f'{name}{TTA_SUFFIX}' if self.tta else name] = value * factor
+        return converted
+
+
+def _read_record(path: Path) -> EvalRecord:
+    data = json.loads(path.read_text())
+    missing = {'config', 'metrics'} - set(data)
+    if missing:
+        raise ValueError(f'{path}: not an evaluation record of tools/test.py (missing {missing})')
+    return EvalRecord(
+        path=path,
+        config=data['config'],
+        checkpoint=data.get('checkpoint'),
+        tta=bool(data.get('tta', False)),
+        metrics=data['metrics'],
+        timestamp=str(data.get('timestamp') or path.stem.removeprefix('eval_')),
+    )
+
+
+def find_eval_records(work_dirs: Iterable[str | Path]) -> list[EvalRecord]:
+    """Collect the ``eval_*.json`` records under the given work directories.
+
+    Args:
+        work_dirs (Iterable[str | Path]): Work directories (searched recursively) or record files.
+
+    Returns:
+        list[EvalRecord]: The records, oldest first.
+
+    Raises:
+        FileNotFoundError: A path does not exist or holds no record.
+    """
+    records = []
+    for work_dir in map(Path, work_dirs):
+        if not work_dir.exists():
+            raise FileNotFoundError(f'{work_dir} does not exist')
+        paths = [work_dir] if work_dir.is_file() else sorted(work_dir.rglob('eval_*.json'))
+        if not paths:
+            raise FileNotFoundError(
+                f'{work_dir} holds no eval_*.json; evaluate with tools/test.py CONFIG CHECKPOINT '
+                f'--work-dir {work_dir}'
+            )
+        records += [_read_record(path) for path in paths]
+    return sorted(records, key=lambda record: record.timestamp)
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    """One metric of one run next to the paper's figure.
+
+    Args:
+        record (EvalRecord): The run.
+        metric (str): Metafile metric name.
+        ours (float): Our value in points.
+        paper (float, optional): The paper's value. Defaults to None.
+        reference (float, optional): The toolbox's own retrained baseline (Swin rows).
+            Defaults to None.
+    """
+
+    record: EvalRecord
+    metric: str
+    ours: float
+    paper: float | None = None
+    reference: float | None = None
+
+    @property
+    def difference(self) -> float | None:
+        """float, optional: ``ours - paper``."""
+        return None if self.paper is None else self.ours - self.paper
+
+
+def result_rows(records: Iterable[EvalRecord], models: Mapping[str, PaperModel]) -> list[ResultRow]:
+    """Pair every paper-comparable metric of every run with the paper's figure.
+
+    Args:
+        records (Iterable[EvalRecord]): The runs.
+        models (Mapping[str, PaperModel]): The model index (paper figures).
+
+    Returns:
+        list[ResultRow]: One row per run and metric.
+    """
+    rows = []
+    for record in records:
+        model = models.get(record.name)
+        paper_metrics = model.metrics if model else {}
+        for metric, ours in record.points.items():
+            reference = next(
+                (
+                    value
+                    for name, value in paper_metrics.items()
+                    if name.startswith(f'{metric} (') and name.endswith(')')
+                ),
+                None,
+            )
+            rows.append(ResultRow(record, metric, ours, paper_metrics.get(metric), reference))
+    return rows
+
+
+@dataclass(frozen=True)
+class ClaimCheck:
+    """A claim of the paper checked against the user's runs.
+
+    Args:
+        claim (Claim): The claim.
+        smt (float, optional): Our SMT result (latest run), if any.
+        baseline (float, optional): Our Swin result (latest run), if any.
+        tolerance (float): Allowed shortfall of the measured difference, in points.
+        missing (list): Names of the configs with no run. Defaults to empty.
+    """
+
+    claim: Claim
+    smt: float | None
+    baseline: float | None
+    tolerance: float
+    missing: Sequence[str] = field(default_factory=tuple)
+
+    @property
+    def delta(self) -> float | None:
+        """float, optional: The measured ``smt - baseline`` difference."""
+        if self.smt is None or self.baseline is None:
+            return None
+        return self.smt - self.baseline
+
+    @property
+    def verdict(self) -> str:
+        """str: ``reproduced``, ``partly reproduced``, ``not reproduced`` or ``incomplete``."""
+        delta = self.delta
+        if delta is None:
+            return 'incomplete'
+        if delta >= self.claim.delta - self.tolerance:
+            return 'reproduced'
+        return 'partly reproduced' if delta > 0 else 'not reproduced'
+
+    @property
+    def explanation(self) -> str:
+        """str: Why the verdict was given, in one sentence."""
+        delta = self.delta
+        if delta is None:
+            return f'no {self.claim.metric} evaluation of {", ".join(self.missing)}'
+        if self.verdict == 'reproduced':
+            return (
+                f'SMT ahead by {delta:+.2f}, within {self.tolerance:.1f} of the claimed '
+                f'{self.claim.delta:+.1f} or beyond'
+            )
+        if self.verdict == 'partly reproduced':
+            return f'SMT ahead, by less than claimed minus {self.tolerance:.1f}'
+        return 'SMT not ahead of Swin'
+
+
+def _latest(records: Sequence[EvalRecord], name: str, metric: str) -> float | None:
+    values = [r.points[metric] for r in records if r.name == name and metric in r.points]
+    return values[-1] if values else None
+
+
+def check_claims(
+    records: Sequence[EvalRecord],
+    claims: Iterable[Claim] = CLAIMS,
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> list[ClaimCheck]:
+    """Check the paper's claims with the latest run of each config involved.
+
+    Args:
+        records (Sequence[EvalRecord]): The runs, oldest first.
+        claims (Iterable[Claim]): The claims. Defaults to :data:`~smt_mm.analysis.paper.CLAIMS`.
+        tolerance (float): Allowed shortfall in points. Defaults to :data:`DEFAULT_TOLERANCE`.
+
+    Returns:
+        list[ClaimCheck]: One check per claim, runs or not.
+    """
+    checks = []
+    for claim in claims:
+        smt = _latest(records, claim.smt, claim.metric)
+        baseline = _latest(records, claim.baseline, claim.metric)
+        missing = [
+            name for name, value in ((claim.smt, smt), (claim.baseline, baseline)) if value is None
+        ]
+        checks.append(ClaimCheck(claim, smt, baseline, tolerance, tuple(missing)))
+    return checks
+
+
+def _fmt(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return '-'
+    return f'{value:+.2f}' if signed else f'{value:.2f}'
+
+
+def comparison_markdown(rows: Sequence[ResultRow], checks: Sequence[ClaimCheck]) -> str:
+    """Render the comparison report in Markdown.
+
+    Args:
+        rows (Sequence[ResultRow]): From :func:`result_rows`.
+        checks (Sequence[ClaimCheck]): From :func:`check_claims`.
+
+    Returns:
+        str: Two tables: our results vs the paper's, and the claims with their verdicts.
+    """
+    lines = [
+        '### Results: ours vs paper',
+        '',
+        '| Config | Metric | Ours | Paper | Ours - paper | Toolbox retrained | Checkpoint '
+        '| Record |',
+        '|:--|:--|--:|--:|--:|--:|:--|:--|',
+    ]
+    for row in rows:
+        lines.append(
+            f'| {row.record.name} | {row.metric} | {_fmt(row.ours)} | {_fmt(row.paper)} '
+            f'| {_fmt(row.difference, signed=True)} | {_fmt(row.reference)} '
+            f'| {row.record.checkpoint or "-"} | {row.record.path} |'
+        )
+    if not rows:
+        lines.append('| (no paper-comparable metric in the records) | | | | | | | |')
+    lines += [
+        '',
+        '### Claims: SMT minus Swin',
+        '',
+        '| Claim | SMT | Swin | Δ ours | Δ paper | Verdict | Why |',
+        '|:--|--:|--:|--:|--:|:--|:--|',
+    ]
+    for check in checks:
+        lines.append(
+            f'| {check.claim.title} | {_fmt(check.smt)} | {_fmt(check.baseline)} '
+            f'| {_fmt(check.delta, signed=True)} | {check.claim.delta:+.1f} '
+            f'| **{check.verdict}** | {check.explanation} |'
+        )
+    return '\n'.join(lines) + '\n'
+
+
+def plot_claims(checks: Sequence[ClaimCheck], out_file: str | Path) -> Path:
+    """Draw the claimed and measured SMT-minus-Swin differences as grouped bars.
+
+    Args:
+        checks (Sequence[ClaimCheck]): From :func:`check_claims`.
+        out_file (str | Path): PNG file to write.
+
+    Returns:
+        Path: The written file.
+    """
+    import matplotlib
+
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    positions = range(len(checks))
+    figure, axes = plt.subplots(figsize=(2.2 * max(len(checks), 2), 3.6))
+    axes.bar([p - 0.2 for p in positions], [c.claim.delta for c in checks], 0.4, label='paper')
+    axes.bar(
+        [p + 0.2 for p in positions],
+        [c.delta if c.delta is not None else 0.0 for c in checks],
+        0.4,
+        label='ours',
+    )
+    for position, check in zip(positions, checks, strict=True):
+        axes.annotate(check.verdict, (position, 0), ha='center', va='bottom', fontsize=7)
+    axes.axhline(0, color='black', linewidth=0.8)
+    axes.set_xticks(list(positions))
+    axes.set_xticklabels([c.claim.title.split(':')[0] for c in checks], fontsize=7)
+    axes.set_ylabel('SMT - Swin (points)')
+    axes.legend()
+    figure.tight_layout()
+    out_path = Path(out_file)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(out_path, dpi=120)
+    plt.close(figure)
+    return out_path
