@@ -270,7 +270,8 @@ def comparison_markdown(rows: Sequence[ResultRow], checks: Sequence[ClaimCheck])
         lines.append(
             f'| {row.record.name} | {row.metric} | {_fmt(row.ours)} | {_fmt(row.paper)} '
             f'| {_fmt(row.difference, signed=True)} | {_fmt(row.reference)} '
-            f'| {row.record.checkpoint or "-"} | {row.record.path} |'
+            f'| {Path(row.record.checkpoint).name if row.record.checkpoint else "-"} '
+            f'| {row.record.path} |'
         )
     if not rows:
         lines.append('| (no paper-comparable metric in the records) | | | | | | | |')
@@ -314,11 +315,11 @@ def plot_claims(checks: Sequence[ClaimCheck], out_file: str | Path) -> Path:
         0.4,
         label='ours',
     )
-    for position, check in zip(positions, checks, strict=True):
-        axes.annotate(check.verdict, (position, 0), ha='center', va='bottom', fontsize=7)
     axes.axhline(0, color='black', linewidth=0.8)
     axes.set_xticks(list(positions))
-    axes.set_xticklabels([c.claim.title.split(':')[0] for c in checks], fontsize=7)
+    axes.set_xticklabels(
+        [f'{c.claim.title.split(":")[0]}\n{c.verdict}' for c in checks], fontsize=7
+    )
     axes.set_ylabel('SMT - Swin (points)')
     axes.legend()
     figure.tight_layout()
