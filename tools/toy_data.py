@@ -1,8 +1,8 @@
 """Generate the toy datasets (deterministic, nothing is downloaded).
 
 Usage:
-    python tools/toy_data.py coco data/toy_coco [--num-train 200] [--num-val 50] [--size 320]
-    python tools/toy_data.py ade20k data/toy_ade20k [--num-train 200] [--num-val 50] [--size 256]
+    python tools/toy_data.py coco data/toy_coco [--num-train 200] [--num-val 50] [--size 192]
+    python tools/toy_data.py ade20k data/toy_ade20k [--num-train 200] [--num-val 50] [--size 128]
     python tools/toy_data.py imagenet data/toy_imagenet [--num-train 100] [--num-val 25] [--size 64]
 
 Every dataset is one sub-command; each ``add_<name>_parser`` function below registers one.
@@ -49,7 +49,7 @@ def add_coco_parser(subparsers) -> None:
     parser.add_argument('out_dir', help='dataset root (annotations/, train2017/, val2017/)')
     parser.add_argument('--num-train', type=int, default=200, help='training images')
     parser.add_argument('--num-val', type=int, default=50, help='validation images')
-    parser.add_argument('--size', type=parse_size, default=(320, 320), help='N or WxH pixels')
+    parser.add_argument('--size', type=parse_size, default=(192, 192), help='N or WxH pixels')
     parser.add_argument('--seed', type=int, default=0, help='dataset seed')
     parser.add_argument(
         '--categories', nargs='+', default=list(DEFAULT_CATEGORIES), help='shape categories'

@@ -1,6 +1,6 @@
 # SMT-T Mask R-CNN trained from scratch on the generated toy shapes (`make demo`, the end-to-end
 # tests). Make the data with: python tools/toy_data.py coco data/toy_coco
-# Small images (320x320), lighter RPN/RoI sampling and a short iteration-based schedule, so that
+# Small images (192x192), lighter RPN/RoI sampling and a short iteration-based schedule, so that
 # it learns within minutes on two CPU cores. Not a COCO recipe: see mask_rcnn_smt_*_1x/3x.py.
 _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
@@ -17,7 +17,7 @@ metainfo = dict(
     palette=[(220, 20, 60), (0, 128, 255), (0, 170, 0), (255, 170, 0)],
 )
 num_classes = 4
-image_scale = (320, 320)
+image_scale = (192, 192)
 
 model = dict(
     backbone=dict(
@@ -60,7 +60,7 @@ test_pipeline = [
     ),
 ]
 train_dataloader = dict(
-    batch_size=4,
+    batch_size=2,
     num_workers=1,
     persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
@@ -82,7 +82,7 @@ test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017.json')
 test_evaluator = val_evaluator
 
-max_iters = 600
+max_iters = 100
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
@@ -94,19 +94,19 @@ optim_wrapper = dict(
     clip_grad=dict(max_norm=10.0, norm_type=2),
 )
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
-    dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=False, begin=50, end=max_iters),
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=20),
+    dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=False, begin=20, end=max_iters),
 ]
-auto_scale_lr = dict(enable=False, base_batch_size=4)
+auto_scale_lr = dict(enable=False, base_batch_size=2)
 
 default_hooks = dict(
     logger=dict(interval=10),
-    checkpoint=dict(by_epoch=False, interval=100, max_keep_ckpts=2),
+    checkpoint=dict(by_epoch=False, interval=50, max_keep_ckpts=2),
 )
 log_processor = dict(by_epoch=False)
 randomness = dict(seed=0)
 
-tta_img_scales = [(256, 256), (320, 320), (384, 384)]
+tta_img_scales = [(160, 160), (192, 192), (224, 224)]
 tta_pipeline = [
     dict(type='LoadImageFromFile', backend_args=None),
     dict(

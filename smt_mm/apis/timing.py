@@ -8,7 +8,9 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import MODELS, init_default_scope
 
 
-def _synthetic_batch(model, batch_size: int, height: int, width: int, num_boxes: int) -> dict:
+def _synthetic_batch(
+    model: torch.nn.Module, batch_size: int, height: int, width: int, num_boxes: int
+) -> dict:
     """A preprocessed batch of random images, each with ``num_boxes`` box + mask annotations."""
     from mmdet.structures import DetDataSample
     from mmdet.structures.mask import BitmapMasks

@@ -46,8 +46,8 @@ def make_coco_split(
     out_dir: str,
     split: str,
     num_images: int,
-    height: int = 320,
-    width: int = 320,
+    height: int = 192,
+    width: int = 192,
     seed: int = 0,
     categories: Sequence[str] = DEFAULT_CATEGORIES,
     num_objects: tuple[int, int] = (1, 5),
@@ -63,8 +63,8 @@ def make_coco_split(
         out_dir (str): The dataset root (created if needed).
         split (str): A key of :data:`SPLITS`.
         num_images (int): The number of images; the first one has no objects.
-        height (int): The image height. Defaults to 320.
-        width (int): The image width. Defaults to 320.
+        height (int): The image height. Defaults to 192.
+        width (int): The image width. Defaults to 192.
         seed (int): The dataset seed. Defaults to 0.
         categories (Sequence[str]): Shape categories; COCO ids are 1 + their index.
             Defaults to :data:`~smt_mm.toydata.shapes.DEFAULT_CATEGORIES`.
@@ -131,8 +131,8 @@ def generate_coco(
     out_dir: str,
     num_train: int = 200,
     num_val: int = 50,
-    height: int = 320,
-    width: int = 320,
+    height: int = 192,
+    width: int = 192,
     seed: int = 0,
     categories: Sequence[str] = DEFAULT_CATEGORIES,
 ) -> dict[str, str]:
@@ -142,8 +142,8 @@ def generate_coco(
         out_dir (str): The dataset root (created if needed).
         num_train (int): Training images. Defaults to 200.
         num_val (int): Validation images. Defaults to 50.
-        height (int): The image height. Defaults to 320.
-        width (int): The image width. Defaults to 320.
+        height (int): The image height. Defaults to 192.
+        width (int): The image width. Defaults to 192.
         seed (int): The dataset seed. Defaults to 0.
         categories (Sequence[str]): Shape categories. Defaults to
             :data:`~smt_mm.toydata.shapes.DEFAULT_CATEGORIES`.

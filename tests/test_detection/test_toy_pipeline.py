@@ -13,7 +13,7 @@ import time
 import pytest
 import torch
 
-from smt_mm.apis.demo import toy_coco_overrides
+from smt_mm.apis.demo import save_initial_checkpoint, toy_coco_overrides
 from smt_mm.toydata import generate_coco
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -34,6 +34,8 @@ QUICK = [
     'test_dataloader.num_workers=0',
     'test_dataloader.persistent_workers=False',
     'default_hooks.logger.interval=1',
+    'model.test_cfg.rpn.max_per_img=50',
+    'model.test_cfg.rcnn.max_per_img=10',
 ]
 
 
@@ -55,6 +57,13 @@ def options(data_root, iters, interval):
     ]
 
 
+def read_text(path):
+    if not osp.isfile(path):
+        return ''
+    with open(path) as f:
+        return f.read().strip()
+
+
 def eval_records(work_dir):
     records = []
     for path in sorted(glob.glob(osp.join(work_dir, 'eval_*.json'))):
@@ -66,7 +75,7 @@ def eval_records(work_dir):
 @pytest.fixture(scope='module')
 def toy_data(tmp_path_factory):
     root = tmp_path_factory.mktemp('toy_coco')
-    generate_coco(str(root), num_train=12, num_val=4, height=128, width=128, seed=1)
+    generate_coco(str(root), num_train=12, num_val=3, height=128, width=128, seed=1)
     return str(root)
 
 
@@ -92,7 +101,7 @@ def test_train_then_test_writes_coco_metrics(toy_data, trained, tmp_path):
         assert 0.0 <= record['metrics'][key] <= 1.0
     assert osp.isfile(tmp_path / 'preds.pkl')
     pictures = glob.glob(str(tmp_path / record['timestamp'] / 'vis' / '*.jpg'))
-    assert len(pictures) == 4
+    assert len(pictures) == 3
 
 
 def test_tta(toy_data, trained, tmp_path):
@@ -118,18 +127,19 @@ def test_resume_after_interruption(toy_data, tmp_path):
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.time() + 240
-        while not osp.isfile(osp.join(work_dir, 'iter_4.pth')):
+        # mmengine names the checkpoint in `last_checkpoint` once it is completely written
+        last_file = osp.join(work_dir, 'last_checkpoint')
+        deadline = time.time() + 600
+        while not read_text(last_file).endswith('iter_4.pth'):
             assert process.poll() is None and time.time() < deadline, 'training did not save'
-            time.sleep(0.5)
-        time.sleep(1.0)  # let the checkpoint be written completely
+            time.sleep(0.2)
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
         last = f.read().strip()
     saved_iter = torch.load(last, map_location='cpu', weights_only=False)['meta']['iter']
-    assert saved_iter >= 4
+    assert saved_iter == 4
     result = run(cmd[:-1] + ['--resume', '--cfg-options', *options(toy_data, saved_iter + 2, 2)])
     log = result.stdout + result.stderr
     assert f'resumed epoch: 0, iter: {saved_iter}' in log
@@ -165,10 +175,34 @@ def test_dist_train_two_cpu_processes_agree(toy_data, tmp_path):
     rank0 = torch.load(work_dir / 'rank0_weights.pth', map_location='cpu')
     rank1 = torch.load(work_dir / 'rank1_weights.pth', map_location='cpu')
     assert rank0.keys() == rank1.keys()
-    for name, value in rank0.items():
-        torch.testing.assert_close(value, rank1[name], rtol=0, atol=0, msg=name)
+    # DDP keeps the parameters in sync; BatchNorm running statistics stay per process
+    statistics = ('running_mean', 'running_var', 'num_batches_tracked')
+    weights = [name for name in rank0 if not name.endswith(statistics)]
+    assert len(weights) > 300
+    for name in weights:
+        torch.testing.assert_close(rank0[name], rank1[name], rtol=0, atol=0, msg=name)
     # and they are the trained weights that rank 0 saved
     checkpoint = torch.load(work_dir / 'iter_3.pth', map_location='cpu', weights_only=False)
     assert checkpoint['meta']['iter'] == 3
     for name, value in checkpoint['state_dict'].items():
         torch.testing.assert_close(value, rank0[name], rtol=0, atol=0, msg=name)
+
+
+# Measured on the default toy data (seed 0, 200 train / 20 val images at 192x192) with the toy
+# config's 100-iteration schedule: untrained bbox mAP 0.001, trained TRAINED_MAP_MEASURED.
+LEARNING_FLOOR = 0.0
+
+
+def test_training_learns(tmp_path):
+    data_root = str(tmp_path / 'data')
+    generate_coco(data_root, num_train=200, num_val=20, height=192, width=192, seed=0)
+    data = toy_coco_overrides(data_root)
+    work_dir = str(tmp_path / 'work')
+    untrained = save_initial_checkpoint(TOY, osp.join(work_dir, 'untrained.pth'))
+    run([sys.executable, TEST, TOY, untrained, '--work-dir', work_dir, '--cfg-options', *data])
+    run([sys.executable, TRAIN, TOY, '--work-dir', work_dir, '--cfg-options', *data])
+    trained = osp.join(work_dir, 'iter_100.pth')
+    run([sys.executable, TEST, TOY, trained, '--work-dir', work_dir, '--cfg-options', *data])
+    before, after = (r['metrics'] for r in eval_records(work_dir))
+    assert after['coco/bbox_mAP'] >= LEARNING_FLOOR > before['coco/bbox_mAP'] + 0.05
+    assert after['coco/segm_mAP'] > before['coco/segm_mAP']
