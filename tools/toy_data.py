@@ -97,7 +97,7 @@ def add_ade20k_parser(subparsers) -> None:
     parser.add_argument('out_dir', help='dataset root (images/, annotations/)')
     parser.add_argument('--num-train', type=int, default=200, help='training images')
     parser.add_argument('--num-val', type=int, default=50, help='validation images')
-    parser.add_argument('--size', type=parse_size, default=(256, 256), help='N or WxH pixels')
+    parser.add_argument('--size', type=parse_size, default=(128, 128), help='N or WxH pixels')
     parser.add_argument('--seed', type=int, default=0, help='dataset seed')
     parser.add_argument(
         '--categories', nargs='+', default=list(DEFAULT_CATEGORIES), help='shape categories'

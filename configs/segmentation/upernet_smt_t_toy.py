@@ -1,6 +1,6 @@
 # SMT-T UPerNet trained from scratch on the generated toy shapes (`make demo-seg`, the end-to-end
 # tests). Make the data with: python tools/toy_data.py ade20k data/toy_ade20k
-# Small images (192x192, 128x128 crops), slimmer heads (128/64 channels instead of 512/256) and a
+# Small images (128x128, 64x64 crops), slim heads (64/32 channels instead of 512/256) and a
 # short iteration-based schedule, so that it learns within minutes on two CPU cores. Otherwise
 # the ADE20K recipe: random resize (0.5-2x) + crop + flip + photometric distortion, AdamW with a
 # linear warm-up then poly decay, whole-image single-scale test and `--tta` multi-scale + flip.
@@ -9,6 +9,7 @@ _base_ = [
     'mmseg::_base_/models/upernet_swin.py',
     'mmseg::_base_/datasets/ade20k.py',
     'mmseg::_base_/default_runtime.py',
+    'mmseg::_base_/schedules/schedule_160k.py',
 ]
 
 custom_imports = dict(imports=['smt_mm'], allow_failed_imports=False)
@@ -21,8 +22,8 @@ metainfo = dict(
     palette=[(0, 0, 0), (220, 20, 60), (0, 128, 255), (0, 170, 0), (255, 170, 0)],
 )
 num_classes = 5
-image_scale = (192, 192)
-crop_size = (128, 128)
+image_scale = (128, 128)
+crop_size = (64, 64)
 
 model = dict(
     data_preprocessor=dict(size=crop_size),
@@ -34,13 +35,13 @@ model = dict(
         out_indices=(0, 1, 2, 3),
         init_cfg=None,  # from scratch: the toy shapes need no ImageNet features
     ),
-    decode_head=dict(in_channels=[64, 128, 256, 512], channels=128, num_classes=num_classes),
-    auxiliary_head=dict(in_channels=256, channels=64, num_classes=num_classes),
+    decode_head=dict(in_channels=[64, 128, 256, 512], channels=64, num_classes=num_classes),
+    auxiliary_head=dict(in_channels=256, channels=32, num_classes=num_classes),
 )
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='LoadAnnotations'),  # reduce_zero_label: from the dataset
     dict(type='RandomResize', scale=image_scale, ratio_range=(0.5, 2.0), keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
     dict(type='RandomFlip', prob=0.5),
@@ -50,7 +51,7 @@ train_pipeline = [
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=image_scale, keep_ratio=True),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='LoadAnnotations'),  # reduce_zero_label: from the dataset
     dict(type='PackSegInputs'),
 ]
 dataset = dict(
@@ -76,18 +77,16 @@ test_dataloader = val_dataloader
 val_evaluator = dict(type='CheckedIoUMetric')
 test_evaluator = val_evaluator
 
-max_iters = 300
+max_iters = 120
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.01),
+    optimizer=dict(_delete_=True, type='AdamW', lr=2e-3, betas=(0.9, 0.999), weight_decay=0.01),
     paramwise_cfg=dict(norm_decay_mult=0.0),
 )
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=30),
-    dict(type='PolyLR', eta_min=0.0, power=1.0, by_epoch=False, begin=30, end=max_iters),
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=10),
+    dict(type='PolyLR', eta_min=0.0, power=1.0, by_epoch=False, begin=10, end=max_iters),
 ]
 
 default_hooks = dict(

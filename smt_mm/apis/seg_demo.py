@@ -35,6 +35,25 @@ def toy_ade20k_overrides(data_root: str) -> list[str]:
     ]
 
 
+def toy_schedule_overrides(max_iters: int) -> list[str]:
+    """The ``--cfg-options`` that shorten or lengthen the toy config's schedule.
+
+    The poly decay ends, and the model is validated and saved, at ``max_iters``.
+
+    Args:
+        max_iters (int): Training iterations.
+
+    Returns:
+        list[str]: ``KEY=VALUE`` strings.
+    """
+    return [
+        f'train_cfg.max_iters={max_iters}',
+        f'train_cfg.val_interval={max_iters}',
+        f'param_scheduler.1.end={max_iters}',
+        f'default_hooks.checkpoint.interval={max_iters}',
+    ]
+
+
 def run_tool(cmd: list[str]) -> float:
     """Run one command from the repository root, echoing it; fail if it fails.
 
@@ -111,7 +130,7 @@ def run_segmentation_demo(
         generate_ade20k(data_root)
     options = toy_ade20k_overrides(data_root)
     if max_iters is not None:
-        options += [f'train_cfg.max_iters={max_iters}', f'train_cfg.val_interval={max_iters}']
+        options += toy_schedule_overrides(max_iters)
     config = TOY_SEG_CONFIG
 
     untrained = save_initial_checkpoint(config, osp.join(work_dir, 'untrained.pth'))

@@ -16,7 +16,7 @@ returns the class names in that order. The thin band where two regions meet is w
 its pixels mix both sides after JPEG compression, so they are left out of training and
 evaluation, like the unlabelled boundaries of real datasets.
 
-Object sizes span a wide range (by default 6% to 75% of the short image side), so a model sees
+Object sizes span a wide range (by default 12% to 80% of the short image side), so a model sees
 both small and large shapes, and multi-scale testing has something to gain.
 """
 
@@ -96,12 +96,12 @@ def make_ade20k_split(
     out_dir: str,
     split: str,
     num_images: int,
-    height: int = 256,
-    width: int = 256,
+    height: int = 128,
+    width: int = 128,
     seed: int = 0,
     categories: Sequence[str] = DEFAULT_CATEGORIES,
-    num_objects: tuple[int, int] = (1, 5),
-    size_range: tuple[float, float] = (0.06, 0.75),
+    num_objects: tuple[int, int] = (2, 6),
+    size_range: tuple[float, float] = (0.12, 0.8),
     boundary_width: int = 1,
 ) -> list[str]:
     """Write one split: JPEG images and PNG label maps with the same file names.
@@ -114,15 +114,15 @@ def make_ade20k_split(
         out_dir (str): The dataset root (created if needed).
         split (str): A key of :data:`SPLITS`.
         num_images (int): The number of images.
-        height (int): The image height. Defaults to 256.
-        width (int): The image width. Defaults to 256.
+        height (int): The image height. Defaults to 128.
+        width (int): The image width. Defaults to 128.
         seed (int): The dataset seed. Defaults to 0.
         categories (Sequence[str]): Shape categories; see :func:`ade20k_classes`.
             Defaults to :data:`~smt_mm.toydata.shapes.DEFAULT_CATEGORIES`.
         num_objects (tuple[int, int]): Inclusive range of objects per image.
-            Defaults to (1, 5).
+            Defaults to (2, 6).
         size_range (tuple[float, float]): Object sizes as fractions of the short image side,
-            drawn log-uniformly. Defaults to (0.06, 0.75).
+            drawn log-uniformly. Defaults to (0.12, 0.8).
         boundary_width (int): Half-width in pixels of the unlabelled band between regions;
             0 labels every pixel. Defaults to 1.
 
@@ -167,8 +167,8 @@ def generate_ade20k(
     out_dir: str,
     num_train: int = 200,
     num_val: int = 50,
-    height: int = 256,
-    width: int = 256,
+    height: int = 128,
+    width: int = 128,
     seed: int = 0,
     categories: Sequence[str] = DEFAULT_CATEGORIES,
 ) -> dict[str, str]:
@@ -178,8 +178,8 @@ def generate_ade20k(
         out_dir (str): The dataset root (created if needed).
         num_train (int): Training images. Defaults to 200.
         num_val (int): Validation images. Defaults to 50.
-        height (int): The image height. Defaults to 256.
-        width (int): The image width. Defaults to 256.
+        height (int): The image height. Defaults to 128.
+        width (int): The image width. Defaults to 128.
         seed (int): The dataset seed. Defaults to 0.
         categories (Sequence[str]): Shape categories. Defaults to
             :data:`~smt_mm.toydata.shapes.DEFAULT_CATEGORIES`.
