@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := venv
-.PHONY: venv test test-fast demo-seg lint format clean-venv
+.PHONY: venv test test-fast demo demo-seg lint format clean-venv
 
 # Rebuilt only when a pin, a requirement or the set-up script changes.
 $(STAMP): requirements/constraints.txt requirements/runtime.txt requirements/tests.txt \
@@ -20,6 +20,9 @@ test: $(STAMP)  ## the whole test suite, slow end-to-end tests included
 
 test-fast: $(STAMP)  ## unit tests only (skips the end-to-end training runs)
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+demo: $(STAMP)  ## detection demo: toy data, SMT-T Mask R-CNN trained on CPU, COCO mAP, a picture
+	$(PY) tools/demo.py
 
 demo-seg: $(STAMP)  ## segmentation demo: toy data, SMT-T UPerNet trained on CPU, ss/ms mIoU, a picture
 	$(PY) tools/demo_seg.py

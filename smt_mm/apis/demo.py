@@ -120,7 +120,9 @@ def run_detection_demo(
         generate_coco(data_root)
     options = toy_coco_overrides(data_root)
     if max_iters is not None:
-        options += [f'train_cfg.max_iters={max_iters}', f'train_cfg.val_interval={max_iters}']
+        options.append(f'train_cfg.max_iters={max_iters}')
+    # tools/test.py evaluates the final checkpoint; no validation inside the training run
+    train_options = [*options, 'train_cfg.val_interval=100000000']
     config = TOY_DET_CONFIG
     train_py = osp.join('tools', 'train.py')
     test_py = osp.join('tools', 'test.py')
@@ -131,7 +133,7 @@ def run_detection_demo(
         work_dir,
     )
     train_seconds = _run(
-        [python, train_py, config, '--work-dir', work_dir, '--cfg-options', *options]
+        [python, train_py, config, '--work-dir', work_dir, '--cfg-options', *train_options]
     )
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
         checkpoint = f.read().strip()

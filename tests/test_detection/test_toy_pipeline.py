@@ -178,7 +178,7 @@ def test_dist_train_two_cpu_processes_agree(toy_data, tmp_path):
     # DDP keeps the parameters in sync; BatchNorm running statistics stay per process
     statistics = ('running_mean', 'running_var', 'num_batches_tracked')
     weights = [name for name in rank0 if not name.endswith(statistics)]
-    assert len(weights) > 300
+    assert len(weights) > 200
     for name in weights:
         torch.testing.assert_close(rank0[name], rank1[name], rtol=0, atol=0, msg=name)
     # and they are the trained weights that rank 0 saved
