@@ -14,6 +14,14 @@ from the official code:
 * The global attention of the MSA mixer runs through
   :func:`torch.nn.functional.scaled_dot_product_attention` (fused, memory-efficient
   backward) instead of materialising the attention matrix.
+* The four per-head depthwise convolutions of SAM run as one depthwise convolution with
+  zero-padded 9 x 9 kernels on channels already interleaved by a row permutation of the
+  ``s`` projection (no split, concatenation or interleave copies); ``h + dwconv(h)`` in
+  the FFN is one depthwise convolution (kernel centre + 1); BatchNorm in eval mode is
+  folded into the preceding convolution. FLOP counters therefore see the 9 x 9 kernels.
+* In training, ``linear(gelu(.))`` and the FFN's ``linear(gelu(dwconv(.)))`` keep only
+  their input for the backward pass and recompute the cheap elementwise parts (about a
+  third less activation memory). The weights and their names are untouched by all this.
 * The detection and segmentation copies of the official backbone use ``nn.Dropout`` where
   stochastic depth is meant and drop layer scale; here there is one backbone with real
   :class:`~mmcv.cnn.bricks.DropPath` and layer scale for every task.
