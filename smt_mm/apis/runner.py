@@ -10,6 +10,7 @@ mmseg 1.x, mmpretrain 1.x), with three additions:
 * :func:`test_model` writes its metrics to ``<work_dir>/eval_<timestamp>.json``.
 """
 
+import datetime
 import json
 import os
 import os.path as osp
@@ -105,16 +106,11 @@ def _init_cpu_process_group(launcher: str, backend: str, timeout: float | None) 
         os.environ.setdefault('LOCAL_RANK', os.environ['OMPI_COMM_WORLD_LOCAL_RANK'])
         os.environ.setdefault('MASTER_ADDR', '127.0.0.1')
         os.environ.setdefault('MASTER_PORT', '29500')
-    kwargs = {}
-    if timeout is not None:
-        import datetime
-
-        kwargs['timeout'] = datetime.timedelta(seconds=timeout)
     torch.distributed.init_process_group(
         backend=backend,
         rank=int(os.environ['RANK']),
         world_size=int(os.environ['WORLD_SIZE']),
-        **kwargs,
+        timeout=None if timeout is None else datetime.timedelta(seconds=timeout),
     )
 
 

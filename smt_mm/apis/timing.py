@@ -1,6 +1,8 @@
 """Wall time of one training iteration of a detector config on synthetic data."""
 
 import time
+from collections.abc import Callable
+from typing import cast
 
 import torch
 from mmengine.config import Config
@@ -38,7 +40,8 @@ def _synthetic_batch(
         gt.masks = BitmapMasks(masks.numpy(), height, width)
         sample.gt_instances = gt
         samples.append(sample)
-    return model.data_preprocessor(dict(inputs=inputs, data_samples=samples), training=True)
+    preprocess = cast(Callable[..., dict], model.data_preprocessor)
+    return preprocess(dict(inputs=inputs, data_samples=samples), training=True)
 
 
 def time_train_iterations(

@@ -87,7 +87,8 @@ def make_coco_split(
     os.makedirs(image_dir, exist_ok=True)
     os.makedirs(osp.dirname(ann_file), exist_ok=True)
 
-    images, annotations = [], []
+    images: list[dict] = []
+    annotations: list[dict] = []
     for index in range(num_images):
         rng = np.random.default_rng([seed, SPLITS[split], index])
         count = (0, 0) if index == 0 else num_objects

@@ -142,7 +142,7 @@ def polygon_mask(polygon: np.ndarray, height: int, width: int) -> np.ndarray:
     """
     mask = np.zeros((height, width), np.uint8)
     fixed = np.round(np.asarray(polygon) * (1 << _SHIFT)).astype(np.int32)
-    cv2.fillPoly(mask, [fixed], 1, lineType=cv2.LINE_8, shift=_SHIFT)
+    cv2.fillPoly(mask, [fixed], (1,), lineType=cv2.LINE_8, shift=_SHIFT)
     return mask.astype(bool)
 
 
@@ -175,14 +175,14 @@ def textured_background(rng: np.random.Generator, height: int, width: int) -> np
         np.ndarray: uint8 (height, width, 3) BGR image.
     """
     coarse = rng.uniform(40, 215, size=(4, 4, 3)).astype(np.float32)
-    image = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
+    image: np.ndarray = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
     # Faint straight stripes give the background edges that are not objects.
     for _ in range(rng.integers(2, 6)):
         p1 = (int(rng.integers(0, width)), int(rng.integers(0, height)))
         p2 = (int(rng.integers(0, width)), int(rng.integers(0, height)))
         shade = float(rng.uniform(-35, 35))
         stripe = np.zeros((height, width), np.uint8)
-        cv2.line(stripe, p1, p2, 1, thickness=int(rng.integers(1, 4)))
+        cv2.line(stripe, p1, p2, (1,), thickness=int(rng.integers(1, 4)))
         image += shade * stripe[..., None]
     image += rng.normal(0, 8, size=image.shape)
     return np.clip(image, 0, 255).astype(np.uint8)
