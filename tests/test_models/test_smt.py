@@ -399,7 +399,7 @@ def test_torch_compile_traces_without_graph_breaks():
 @pytest.mark.slow
 def test_torch_compile_inductor_matches_eager():
     torch.manual_seed(0)
-    model = SMT('tiny').train()
+    model = SMT(MINI_ARCH).train()
     compiled = torch.compile(model)
     x = torch.randn(2, 3, 64, 64)
     eager = model(x)
