@@ -27,6 +27,9 @@ demo: $(STAMP)  ## detection demo: toy data, SMT-T Mask R-CNN trained on CPU, CO
 demo-seg: $(STAMP)  ## segmentation demo: toy data, SMT-T UPerNet trained on CPU, ss/ms mIoU, a picture
 	$(PY) tools/demo_seg.py
 
+benchmark: $(STAMP)  ## SMT vs Swin speed, memory and MACs side by side (docs/benchmarks.md)
+	$(PY) tools/analysis/benchmark.py --out-dir work_dirs/benchmark --plot
+
 lint: $(STAMP)  ## ruff (lint, imports, format), codespell, docstring coverage, mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
