@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := venv
-.PHONY: venv test test-fast demo demo-seg lint format clean-venv
+.PHONY: venv test test-fast demo demo-seg benchmark lint format clean-venv
 
 # Rebuilt only when a pin, a requirement or the set-up script changes.
 $(STAMP): requirements/constraints.txt requirements/runtime.txt requirements/tests.txt \
