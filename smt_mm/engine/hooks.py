@@ -6,6 +6,7 @@ import torch
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
+from mmengine.runner import Runner
 
 from ..models.utils import convert_official_smt
 
@@ -36,7 +37,7 @@ class SMTCheckpointHook(Hook):
 
     priority = 'VERY_HIGH'
 
-    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+    def after_load_checkpoint(self, runner: Runner, checkpoint: dict) -> None:
         """Convert an official file in place, then check it against the model.
 
         Args:
