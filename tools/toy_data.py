@@ -3,7 +3,7 @@
 Usage:
     python tools/toy_data.py coco data/toy_coco [--num-train 200] [--num-val 50] [--size 192]
     python tools/toy_data.py ade20k data/toy_ade20k [--num-train 200] [--num-val 50] [--size 128]
-    python tools/toy_data.py imagenet data/toy_imagenet [--num-train 100] [--num-val 25] [--size 64]
+    python tools/toy_data.py imagenet data/toy_imagenet [--num-train 150] [--num-val 25] [--size 32]
 
 Every dataset is one sub-command; each ``add_<name>_parser`` function below registers one.
 """
@@ -59,7 +59,13 @@ def add_coco_parser(subparsers) -> None:
 
 def run_imagenet(args: argparse.Namespace) -> None:
     written = generate_imagenet(
-        args.out_dir, args.num_train, args.num_val, args.size, args.seed, args.categories
+        args.out_dir,
+        args.num_train,
+        args.num_val,
+        args.size,
+        args.seed,
+        args.categories,
+        args.textured,
     )
     for split, path in written.items():
         print(f'{split}: {path}')
@@ -70,9 +76,12 @@ def add_imagenet_parser(subparsers) -> None:
         'imagenet', help='ImageNet-layout classification (mmpretrain ImageNet / CustomDataset)'
     )
     parser.add_argument('out_dir', help='dataset root (meta/, train/, val/)')
-    parser.add_argument('--num-train', type=int, default=100, help='training images per class')
+    parser.add_argument('--num-train', type=int, default=150, help='training images per class')
     parser.add_argument('--num-val', type=int, default=25, help='validation images per class')
-    parser.add_argument('--size', type=int, default=64, help='image side in pixels (>= 16)')
+    parser.add_argument('--size', type=int, default=32, help='image side in pixels (>= 16)')
+    parser.add_argument(
+        '--textured', action='store_true', help='textured backgrounds (a harder task)'
+    )
     parser.add_argument('--seed', type=int, default=0, help='dataset seed')
     parser.add_argument(
         '--categories', nargs='+', default=list(DEFAULT_CATEGORIES), help='shape classes'

@@ -1,8 +1,8 @@
 # SMT-T classifier trained from scratch on the generated toy shapes (the end-to-end tests and the
 # ImageNet pre-training -> detection / segmentation hand-off). Make the data with:
 #   python tools/toy_data.py imagenet data/toy_imagenet
-# Small images (64x64), no Mixup / RandAugment and a short schedule, so that it learns within a
-# minute on two CPU cores. Not an ImageNet recipe: see smt_*_in1k_224.py.
+# Small images (32x32), no Mixup / RandAugment and a short schedule (111 iterations), so that it
+# learns within a minute or two on two CPU cores. Not an ImageNet recipe: see smt_*_in1k_224.py.
 _base_ = ['mmpretrain::_base_/default_runtime.py']
 
 custom_imports = dict(imports=['smt_mm'], allow_failed_imports=False)
@@ -10,8 +10,6 @@ custom_imports = dict(imports=['smt_mm'], allow_failed_imports=False)
 data_root = 'data/toy_imagenet/'
 # Label i is line i of meta/classes.txt (sorted names, as a scan of the class folders gives).
 classes = ('circle', 'rectangle', 'star', 'triangle')
-image_size = 64
-
 data_preprocessor = dict(
     num_classes=len(classes),
     mean=[123.675, 116.28, 103.53],
@@ -73,13 +71,13 @@ test_dataloader = val_dataloader
 val_evaluator = dict(type='Accuracy', topk=(1,))
 test_evaluator = val_evaluator
 
-max_epochs = 6
+max_epochs = 3
 train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=max_epochs)
 val_cfg = dict()
 test_cfg = dict()
 
 optim_wrapper = dict(
-    optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05),
+    optimizer=dict(type='AdamW', lr=5e-4, weight_decay=0.05),
     paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0, flat_decay_mult=0.0),
     clip_grad=dict(max_norm=5.0),
 )

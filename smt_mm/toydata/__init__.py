@@ -7,7 +7,13 @@ the command line for all of them.
 
 from .ade20k import ade20k_classes, ade20k_paths, generate_ade20k, make_ade20k_split
 from .coco import coco_paths, generate_coco, make_coco_split
-from .imagenet import generate_imagenet, imagenet_paths, make_imagenet_split, toy_classes
+from .imagenet import (
+    draw_shape_image,
+    generate_imagenet,
+    imagenet_paths,
+    make_imagenet_split,
+    toy_classes,
+)
 from .shapes import (
     DEFAULT_CATEGORIES,
     SHAPE_CATEGORIES,
@@ -27,6 +33,7 @@ __all__ = [
     'ade20k_classes',
     'ade20k_paths',
     'coco_paths',
+    'draw_shape_image',
     'generate_ade20k',
     'generate_coco',
     'generate_imagenet',

@@ -10,10 +10,10 @@ from mmpretrain.datasets import CustomDataset, ImageNet
 
 from smt_mm.toydata import (
     DEFAULT_CATEGORIES,
+    draw_shape_image,
     generate_imagenet,
     imagenet_paths,
     make_imagenet_split,
-    sample_scene,
     toy_classes,
 )
 
@@ -89,20 +89,30 @@ def test_each_image_shows_one_large_shape_of_its_class(tmp_path):
     samples = make_imagenet_split(str(tmp_path), 'val', 2, size=size, categories=('star', 'circle'))
     assert [label for _, label in samples] == [0, 0, 1, 1]  # circle, star (sorted)
     for index, (path, label) in enumerate(samples):
-        # the documented stream of this image redraws it exactly, with its single instance
+        # the documented stream of this image redraws it exactly
         rng = np.random.default_rng([0, 1, label, index % 2])
-        image, instances = sample_scene(
-            rng,
-            size,
-            size,
-            num_objects=1,
-            categories=(toy_classes(('star', 'circle'))[label],),
-            size_range=(0.45, 0.9),
-        )
-        np.testing.assert_array_equal(cv2.imread(osp.join(tmp_path, 'val', path)), image)
-        (instance,) = instances
-        assert instance.category == ('circle', 'star')[label]
-        assert instance.area >= 0.05 * size * size
+        expected = draw_shape_image(rng, ('circle', 'star')[label], size)
+        image = cv2.imread(osp.join(tmp_path, 'val', path))
+        np.testing.assert_array_equal(image, expected)
+    # a large shape in a contrasting colour: the pixels far from the background colour (the
+    # corner's) cover a large part of the image, more for a circle than for a star
+    covered = []
+    for path, _ in samples:
+        image = cv2.imread(osp.join(tmp_path, 'val', path)).astype(np.float32)
+        distance = np.linalg.norm(image - image[:3, :3].reshape(-1, 3).mean(0), axis=-1)
+        covered.append((distance > 50).mean())
+    assert min(covered) > 0.15
+    assert min(covered[:2]) > max(covered[2:])
+
+
+def test_textured_background_option(tmp_path):
+    rng = np.random.default_rng(0)
+    flat = draw_shape_image(rng, 'circle', 32)
+    textured = draw_shape_image(np.random.default_rng(0), 'circle', 32, textured=True)
+    assert flat.shape == textured.shape == (32, 32, 3)
+    corner = slice(0, 6)
+    # the flat background varies by pixel noise only, the textured one much more
+    assert flat[corner, corner].std() < textured[corner, corner].std()
 
 
 @pytest.mark.parametrize(
