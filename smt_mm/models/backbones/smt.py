@@ -32,6 +32,7 @@ from the official code:
 import math
 import os.path as osp
 from collections.abc import Sequence
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -43,7 +44,6 @@ from mmengine.registry import MODELS
 from mmengine.runner import CheckpointLoader
 from mmengine.utils import is_seq_of
 from torch import Tensor, nn
-from torch.autograd.function import FunctionCtx
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..utils.ckpt_convert import convert_official_smt
@@ -73,10 +73,12 @@ def _conv_bn(conv: nn.Conv2d, bn: nn.Module, x: torch.Tensor) -> torch.Tensor:
         or conv.padding_mode != 'zeros'
     ):
         return bn(conv(x))
-    scale = torch.rsqrt(bn.running_var + bn.eps)
+    mean, var = bn.running_mean, bn.running_var
+    assert mean is not None and var is not None  # track_running_stats is on
+    scale = torch.rsqrt(var + bn.eps)
     if bn.weight is not None:
         scale = scale * bn.weight
-    bias = -bn.running_mean if conv.bias is None else conv.bias - bn.running_mean
+    bias = -mean if conv.bias is None else conv.bias - mean
     bias = bias * scale
     if bn.bias is not None:
         bias = bias + bn.bias
@@ -92,14 +94,14 @@ class _GeluLinear(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: FunctionCtx, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    def forward(ctx: Any, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
         ctx.save_for_backward(x, weight)
         ctx.has_bias = bias is not None
         return F.linear(F.gelu(x), weight, bias)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx: FunctionCtx, grad: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
         x, weight = ctx.saved_tensors
         grad_x = grad_weight = grad_bias = None
         if ctx.needs_input_grad[0]:
@@ -121,7 +123,7 @@ class _DWConvGeluLinear(torch.autograd.Function):
 
     @staticmethod
     def forward(
-        ctx: FunctionCtx,
+        ctx: Any,
         x: Tensor,
         kernel: Tensor,
         conv_bias: Tensor | None,
@@ -134,7 +136,7 @@ class _DWConvGeluLinear(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx: FunctionCtx, grad: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
         x, kernel, conv_bias, weight = ctx.saved_tensors
         hidden = _depthwise(x, kernel, conv_bias).permute(0, 2, 3, 1)
         grad_rows = grad.flatten(0, -2)
@@ -180,7 +182,7 @@ def _autocast(*tensors: torch.Tensor | None) -> list[torch.Tensor | None]:
     return [None if t is None else t.to(dtype) for t in tensors]
 
 
-def _act_linear(act: nn.Module, linear: nn.Module, x: torch.Tensor) -> torch.Tensor:
+def _act_linear(act: nn.Module, linear: nn.Conv2d | nn.Linear, x: torch.Tensor) -> torch.Tensor:
     """``linear(act(x))`` on channels-last ``x``, memory-lean for the exact GELU."""
     weight, bias = linear.weight.flatten(1), linear.bias
     if not _recompute_gelu(act):
@@ -366,15 +368,13 @@ class ScaleAwareModulation(BaseModule):
         s_weight = self.s.weight.view(*interleave, c).transpose(0, 1).reshape(c, c)
         s_bias = None if self.s.bias is None else self.s.bias.view(interleave).t().reshape(c)
         s = F.linear(x, s_weight, s_bias).permute(0, 3, 1, 2)
-        max_size = self.local_convs[-1].kernel_size[0]
+        convs = cast(list[nn.Conv2d], list(self.local_convs))
+        max_size = convs[-1].kernel_size[0]
         kernel = torch.stack(
-            [
-                F.pad(conv.weight, [(max_size - conv.kernel_size[0]) // 2] * 4)
-                for conv in self.local_convs
-            ],
+            [F.pad(conv.weight, [(max_size - conv.kernel_size[0]) // 2] * 4) for conv in convs],
             dim=1,
         ).reshape(c, 1, max_size, max_size)
-        bias = torch.stack([conv.bias for conv in self.local_convs], dim=1).reshape(c)
+        bias = torch.stack([cast(torch.Tensor, conv.bias) for conv in convs], dim=1).reshape(c)
         s = F.conv2d(s, kernel, bias, padding=max_size // 2, groups=c)
         s = _conv_bn(self.proj0, self.bn, s).permute(0, 2, 3, 1)
         s = _act_linear(self.act, self.proj1, s)
@@ -470,10 +470,14 @@ class SMTBlock(BaseModule):
                 embed_dims, ca_num_heads, expand_ratio, qkv_bias, norm_cfg, act_cfg
             )
         else:
+            if sa_num_heads is None:
+                raise ValueError('an MSA block needs sa_num_heads')
             self.attn = GlobalAttention(embed_dims, sa_num_heads, qkv_bias)
         self.norm2 = nn.LayerNorm(embed_dims, eps=1e-6)
         self.ffn = DWConvFFN(embed_dims, int(embed_dims * mlp_ratio), act_cfg)
         self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0 else nn.Identity()
+        self.gamma1: nn.Parameter | None
+        self.gamma2: nn.Parameter | None
         if use_layerscale:
             self.gamma1 = nn.Parameter(torch.full((embed_dims,), layer_scale_init_value))
             self.gamma2 = nn.Parameter(torch.full((embed_dims,), layer_scale_init_value))
@@ -867,7 +871,7 @@ class SMT(BaseModule):
         outs = {}
         for i in range(self.num_stages):
             x = self.patch_embeds[i](x)
-            for block in self.stages[i]:
+            for block in cast(nn.ModuleList, self.stages[i]):
                 x = block(x)
             x = self.norms[i](x)
             if i in self.out_indices:
