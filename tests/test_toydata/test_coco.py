@@ -142,9 +142,9 @@ def test_mmdet_coco_dataset_reads_it(tmp_path):
         metainfo=dict(classes=DEFAULT_CATEGORIES),
         filter_cfg=dict(filter_empty_gt=False),
         pipeline=[
-            dict(type='LoadImageFromFile'),
-            dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-            dict(type='PackDetInputs'),
+            dict(type='mmdet.LoadImageFromFile'),
+            dict(type='mmdet.LoadAnnotations', with_bbox=True, with_mask=True),
+            dict(type='mmdet.PackDetInputs'),
         ],
     )
     assert len(dataset) == 3
