@@ -220,6 +220,7 @@ def sample_scene(
     size_range: tuple[float, float] = (0.1, 0.45),
     min_visible: float = 0.6,
     max_tries: int = 30,
+    textured: bool = True,
 ) -> tuple[np.ndarray, list[ShapeInstance]]:
     """Draw a scene of randomly placed, possibly overlapping shapes.
 
@@ -245,6 +246,9 @@ def sample_scene(
         min_visible (float): The smallest visible fraction of an object's area.
             Defaults to 0.6.
         max_tries (int): Placement attempts per object. Defaults to 30.
+        textured (bool): Draw on :func:`textured_background`; False gives a flat background
+            of one random colour (an easier scene, learnt sooner from scratch).
+            Defaults to True.
 
     Returns:
         tuple[np.ndarray, list[ShapeInstance]]: The uint8 (height, width, 3) BGR image and the
@@ -263,7 +267,11 @@ def sample_scene(
     else:
         count = int(rng.integers(num_objects[0], num_objects[1] + 1))
 
-    image = textured_background(rng, height, width)
+    if textured:
+        image = textured_background(rng, height, width)
+    else:
+        flat = rng.uniform(40, 215, size=3)
+        image = np.broadcast_to(flat.astype(np.uint8), (height, width, 3)).copy()
     short = min(height, width)
     log_low, log_high = np.log(size_range[0] * short), np.log(size_range[1] * short)
     instances: list[ShapeInstance] = []

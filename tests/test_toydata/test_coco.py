@@ -165,3 +165,14 @@ def test_cli(tmp_path):
     assert image.shape == (48, 64, 3)
     bad = subprocess.run(cmd[:-2] + ['--size', '8'], capture_output=True, text=True, check=False)
     assert bad.returncode != 0 and 'at least 32' in bad.stderr
+
+
+def test_sample_scene_flat_background():
+    image, instances = sample_scene(np.random.default_rng(3), 64, 80, num_objects=2, textured=False)
+    covered = np.zeros((64, 80), bool)
+    for inst in instances:
+        covered |= inst.mask
+    background = image[~covered]
+    # one colour everywhere outside the objects, and the objects differ from it
+    assert (background == background[0]).all()
+    assert not (image[covered] == background[0]).all(axis=-1).all()
