@@ -1,0 +1,73 @@
+"""The shell launchers build the command lines mmdet's tools/*.sh users expect.
+
+``srun`` and the Python interpreter are replaced by stubs that print their arguments, so the
+tests check what each script would run (the real 2-process run is in the slow detection and
+segmentation tests).
+"""
+
+import os
+import os.path as osp
+import stat
+import subprocess
+
+import pytest
+
+TOOLS = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'tools')
+
+
+def _echo_stub(path, name):
+    path.write_text(f'#!/bin/sh\necho {name} "$@"\n')
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    return str(path)
+
+
+@pytest.fixture
+def stub_env(tmp_path):
+    _echo_stub(tmp_path / 'srun', 'srun')
+    env = dict(os.environ)
+    env['PATH'] = f'{tmp_path}{os.pathsep}{env["PATH"]}'
+    env['PYTHON'] = _echo_stub(tmp_path / 'python-stub', 'python')
+    return env
+
+
+def _run(script, args, env):
+    out = subprocess.run(
+        ['bash', osp.join(TOOLS, script), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.split()
+
+
+def test_dist_train(stub_env):
+    stub_env.update(NNODES='2', NODE_RANK='1', PORT='29511')
+    argv = _run('dist_train.sh', ['cfg.py', '4', '--amp', '--work-dir', 'wd'], stub_env)
+    assert argv[:3] == ['python', '-m', 'torch.distributed.run']
+    assert {'--nnodes=2', '--node_rank=1', '--nproc_per_node=4', '--master_port=29511'} <= set(argv)
+    script = argv.index(osp.join(TOOLS, 'train.py'))
+    assert argv[script + 1 :] == ['cfg.py', '--amp', '--work-dir', 'wd', '--launcher', 'pytorch']
+
+
+def test_dist_test(stub_env):
+    argv = _run('dist_test.sh', ['cfg.py', 'model.pth', '2', '--tta'], stub_env)
+    assert '--nproc_per_node=2' in argv
+    script = argv.index(osp.join(TOOLS, 'test.py'))
+    assert argv[script + 1 :] == ['cfg.py', 'model.pth', '--tta', '--launcher', 'pytorch']
+
+
+def test_slurm_train(stub_env):
+    stub_env.update(GPUS='16', SRUN_ARGS='--qos=high --time=10')
+    argv = _run('slurm_train.sh', ['part', 'job', 'cfg.py', 'wd', '--resume'], stub_env)
+    assert argv[:3] == ['srun', '-p', 'part']
+    assert {'--job-name=job', '--ntasks=16', '--gres=gpu:8', '--qos=high', '--time=10'} <= set(argv)
+    script = argv.index(osp.join(TOOLS, 'train.py'))
+    assert argv[script - 2 : script] == [stub_env['PYTHON'], '-u']
+    assert argv[script + 1 :] == ['cfg.py', '--work-dir=wd', '--resume', '--launcher=slurm']
+
+
+def test_slurm_test(stub_env):
+    argv = _run('slurm_test.sh', ['part', 'job', 'cfg.py', 'model.pth', '--tta'], stub_env)
+    script = argv.index(osp.join(TOOLS, 'test.py'))
+    assert argv[script + 1 :] == ['cfg.py', 'model.pth', '--tta', '--launcher=slurm']
