@@ -40,22 +40,9 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 
 optim_wrapper = dict(optimizer=dict(lr=1.25e-4 * 1024 / 512))
+# The base schedule with this recipe's learning rates and length.
 param_scheduler = [
-    dict(
-        type='LinearLR',
-        start_factor=1.25e-7 / 1.25e-4,
-        by_epoch=True,
-        begin=0,
-        end=5,
-        convert_to_iter_based=True,
-    ),
-    dict(
-        type='CosineAnnealingLR',
-        eta_min_ratio=1.25e-6 / 1.25e-4,
-        by_epoch=True,
-        begin=5,
-        end=90,
-        convert_to_iter_based=True,
-    ),
+    dict(_base_.param_scheduler[0], start_factor=1.25e-7 / 1.25e-4),
+    dict(_base_.param_scheduler[1], eta_min_ratio=1.25e-6 / 1.25e-4, end=90),
 ]
 train_cfg = dict(max_epochs=90)

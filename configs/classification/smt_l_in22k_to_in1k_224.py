@@ -26,22 +26,9 @@ model = dict(
 )
 
 optim_wrapper = dict(optimizer=dict(lr=1e-5 * 1024 / 512))
+# The base schedule with this recipe's learning rates and length.
 param_scheduler = [
-    dict(
-        type='LinearLR',
-        start_factor=1e-8 / 1e-5,
-        by_epoch=True,
-        begin=0,
-        end=5,
-        convert_to_iter_based=True,
-    ),
-    dict(
-        type='CosineAnnealingLR',
-        eta_min_ratio=1e-7 / 1e-5,
-        by_epoch=True,
-        begin=5,
-        end=30,
-        convert_to_iter_based=True,
-    ),
+    dict(_base_.param_scheduler[0], start_factor=1e-8 / 1e-5),
+    dict(_base_.param_scheduler[1], eta_min_ratio=1e-7 / 1e-5, end=30),
 ]
 train_cfg = dict(max_epochs=30)

@@ -6,32 +6,11 @@
 # https://github.com/AFeng-x/SMT/releases/download/v1.0.0/smt_large_22k_384_ft.pth
 _base_ = './smt_l_in22k_to_in1k_224.py'
 
-bgr_mean = [103.53, 116.28, 123.675]
-bgr_std = [57.375, 57.12, 58.395]
-
+# The base (official timm) training pipeline, cropping 384 px.
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='RandomResizedCrop', scale=384, backend='pillow', interpolation='bicubic'),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(
-        type='RandAugment',
-        policies='timm_increasing',
-        num_policies=2,
-        total_level=10,
-        magnitude_level=9,
-        magnitude_std=0.5,
-        hparams=dict(pad_val=[round(x) for x in bgr_mean], interpolation='bicubic'),
-    ),
-    dict(
-        type='RandomErasing',
-        erase_prob=0.25,
-        mode='rand',
-        min_area_ratio=0.02,
-        max_area_ratio=1 / 3,
-        fill_color=bgr_mean,
-        fill_std=bgr_std,
-    ),
-    dict(type='PackInputs'),
+    _base_.train_pipeline[0],
+    dict(_base_.train_pipeline[1], scale=384),
+    *_base_.train_pipeline[2:],
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
@@ -44,20 +23,6 @@ test_dataloader = val_dataloader
 
 optim_wrapper = dict(optimizer=dict(lr=2e-5 * 1024 / 512))
 param_scheduler = [
-    dict(
-        type='LinearLR',
-        start_factor=2e-8 / 2e-5,
-        by_epoch=True,
-        begin=0,
-        end=5,
-        convert_to_iter_based=True,
-    ),
-    dict(
-        type='CosineAnnealingLR',
-        eta_min_ratio=2e-7 / 2e-5,
-        by_epoch=True,
-        begin=5,
-        end=30,
-        convert_to_iter_based=True,
-    ),
+    dict(_base_.param_scheduler[0], start_factor=2e-8 / 2e-5),
+    _base_.param_scheduler[1],  # eta_min_ratio 1e-7 / 1e-5 == 2e-7 / 2e-5
 ]
