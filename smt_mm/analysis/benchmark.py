@@ -44,6 +44,23 @@ from typing import Any
 import torch
 from torch import nn
 
+
+def _swin(embed_dims: int, depths: tuple[int, ...], num_heads: tuple[int, ...]) -> dict:
+    """The config of mmdet's ``SwinTransformer`` with the settings shared by Swin-T/S/B."""
+    return dict(
+        type='SwinTransformer',
+        embed_dims=embed_dims,
+        depths=depths,
+        num_heads=num_heads,
+        window_size=7,
+        mlp_ratio=4,
+        qkv_bias=True,
+        patch_norm=True,
+        drop_path_rate=0.2,
+        out_indices=(0, 1, 2, 3),
+    )
+
+
 #: Backbone-only cases. Swin uses mmdet's own implementation with the official Swin-T/S/B
 #: settings; every backbone gets the stochastic depth of the Mask R-CNN recipes (0.2).
 BACKBONES: dict[str, dict[str, Any]] = {
@@ -51,42 +68,9 @@ BACKBONES: dict[str, dict[str, Any]] = {
     'smt-s': dict(type='SMT', arch='small', drop_path_rate=0.2),
     'smt-b': dict(type='SMT', arch='base', drop_path_rate=0.2),
     'smt-l': dict(type='SMT', arch='large', drop_path_rate=0.2),
-    'swin-t': dict(
-        type='SwinTransformer',
-        embed_dims=96,
-        depths=(2, 2, 6, 2),
-        num_heads=(3, 6, 12, 24),
-        window_size=7,
-        mlp_ratio=4,
-        qkv_bias=True,
-        patch_norm=True,
-        drop_path_rate=0.2,
-        out_indices=(0, 1, 2, 3),
-    ),
-    'swin-s': dict(
-        type='SwinTransformer',
-        embed_dims=96,
-        depths=(2, 2, 18, 2),
-        num_heads=(3, 6, 12, 24),
-        window_size=7,
-        mlp_ratio=4,
-        qkv_bias=True,
-        patch_norm=True,
-        drop_path_rate=0.2,
-        out_indices=(0, 1, 2, 3),
-    ),
-    'swin-b': dict(
-        type='SwinTransformer',
-        embed_dims=128,
-        depths=(2, 2, 18, 2),
-        num_heads=(4, 8, 16, 32),
-        window_size=7,
-        mlp_ratio=4,
-        qkv_bias=True,
-        patch_norm=True,
-        drop_path_rate=0.2,
-        out_indices=(0, 1, 2, 3),
-    ),
+    'swin-t': _swin(96, (2, 2, 6, 2), (3, 6, 12, 24)),
+    'swin-s': _swin(96, (2, 2, 18, 2), (3, 6, 12, 24)),
+    'swin-b': _swin(128, (2, 2, 18, 2), (4, 8, 16, 32)),
 }
 
 #: Channels of the four output stages, used to re-wire necks and heads when a full model's
