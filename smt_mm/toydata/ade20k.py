@@ -103,6 +103,7 @@ def make_ade20k_split(
     num_objects: tuple[int, int] = (2, 6),
     size_range: tuple[float, float] = (0.12, 0.8),
     boundary_width: int = 1,
+    textured: bool = True,
 ) -> list[str]:
     """Write one split: JPEG images and PNG label maps with the same file names.
 
@@ -125,6 +126,8 @@ def make_ade20k_split(
             drawn log-uniformly. Defaults to (0.12, 0.8).
         boundary_width (int): Half-width in pixels of the unlabelled band between regions;
             0 labels every pixel. Defaults to 1.
+        textured (bool): Draw on textured backgrounds; False gives flat one-colour
+            backgrounds (an easier task). Defaults to True.
 
     Returns:
         list[str]: The written file names without extension, in order.
@@ -151,6 +154,7 @@ def make_ade20k_split(
             num_objects=num_objects,
             categories=categories,
             size_range=size_range,
+            textured=textured,
         )
         label_map = render_label_map(
             instances, height, width, background=BACKGROUND, offset=BACKGROUND + 1
@@ -171,6 +175,7 @@ def generate_ade20k(
     width: int = 128,
     seed: int = 0,
     categories: Sequence[str] = DEFAULT_CATEGORIES,
+    textured: bool = True,
 ) -> dict[str, str]:
     """Write the training and validation splits of the toy ADE20K dataset.
 
@@ -183,12 +188,15 @@ def generate_ade20k(
         seed (int): The dataset seed. Defaults to 0.
         categories (Sequence[str]): Shape categories. Defaults to
             :data:`~smt_mm.toydata.shapes.DEFAULT_CATEGORIES`.
+        textured (bool): Textured instead of flat backgrounds. Defaults to True.
 
     Returns:
         dict[str, str]: The annotation folder of each split, keyed by split.
     """
     written = {}
     for split, num_images in (('training', num_train), ('validation', num_val)):
-        make_ade20k_split(out_dir, split, num_images, height, width, seed, categories)
+        make_ade20k_split(
+            out_dir, split, num_images, height, width, seed, categories, textured=textured
+        )
         written[split] = ade20k_paths(out_dir, split)[1]
     return written
