@@ -14,6 +14,7 @@ from smt_mm.models.backbones.smt import (
     ScaleAwareModulation,
     _DWConvGeluLinear,
     _GeluLinear,
+    _LargeDepthwise,
 )
 from smt_mm.models.utils import convert_official_smt
 
@@ -306,6 +307,10 @@ def test_memory_lean_functions_pass_gradcheck():
     x_nchw = x.permute(0, 3, 1, 2)  # channels-last strided, as in the FFN
     args = (x_nchw, rand(4, 1, 3, 3), rand(4), rand(3, 4), rand(3))
     assert torch.autograd.gradcheck(_DWConvGeluLinear.apply, args)
+    # a batch of two, channels-last strided, a 7 x 7 kernel on a map smaller than the kernel
+    x_cl = rand(2, 3, 5, 4).permute(0, 3, 1, 2)
+    assert torch.autograd.gradcheck(_LargeDepthwise.apply, (x_cl, rand(4, 1, 7, 7), rand(4)))
+    assert torch.autograd.gradcheck(_LargeDepthwise.apply, (x_cl, rand(4, 1, 7, 7), None))
 
 
 def test_bf16_autocast_forward_and_backward():
