@@ -1,7 +1,8 @@
 """Generate the toy datasets (deterministic, nothing is downloaded).
 
 Usage:
-    python tools/toy_data.py coco data/toy_coco [--num-train 200] [--num-val 50] [--size 192]
+    python tools/toy_data.py coco data/toy_coco [--num-train 200] [--num-val 50] [--size 128]
+                                             [--textured]
     python tools/toy_data.py ade20k data/toy_ade20k [--num-train 200] [--num-val 50] [--size 128]
     python tools/toy_data.py imagenet data/toy_imagenet [--num-train 150] [--num-val 25] [--size 32]
 
@@ -36,7 +37,14 @@ def parse_size(text: str) -> tuple[int, int]:
 def run_coco(args: argparse.Namespace) -> None:
     height, width = args.size
     written = generate_coco(
-        args.out_dir, args.num_train, args.num_val, height, width, args.seed, args.categories
+        args.out_dir,
+        args.num_train,
+        args.num_val,
+        height,
+        width,
+        args.seed,
+        args.categories,
+        textured=args.textured,
     )
     for split, ann_file in written.items():
         print(f'{split}: {ann_file}')
@@ -49,7 +57,10 @@ def add_coco_parser(subparsers) -> None:
     parser.add_argument('out_dir', help='dataset root (annotations/, train2017/, val2017/)')
     parser.add_argument('--num-train', type=int, default=200, help='training images')
     parser.add_argument('--num-val', type=int, default=50, help='validation images')
-    parser.add_argument('--size', type=parse_size, default=(192, 192), help='N or WxH pixels')
+    parser.add_argument('--size', type=parse_size, default=(128, 128), help='N or WxH pixels')
+    parser.add_argument(
+        '--textured', action='store_true', help='textured backgrounds (a harder task)'
+    )
     parser.add_argument('--seed', type=int, default=0, help='dataset seed')
     parser.add_argument(
         '--categories', nargs='+', default=list(DEFAULT_CATEGORIES), help='shape categories'

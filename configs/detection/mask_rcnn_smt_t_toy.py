@@ -1,8 +1,10 @@
 # SMT-T Mask R-CNN trained from scratch on the generated toy shapes (`make demo`, the end-to-end
-# tests). Make the data with: python tools/toy_data.py coco data/toy_coco
-# Small images (192x192), lighter RPN/RoI sampling and a short iteration-based schedule for CPUs.
-# Measured: 100 iterations (batch 2) lower the loss from 4.1 to 1.4 but are not yet enough for
-# detections (bbox mAP 0.001, as untrained); a longer schedule (train_cfg.max_iters) is needed.
+# tests). Make the data with: python tools/toy_data.py coco data/toy_coco (128x128 images, 1-4
+# shapes of 15-60% of the side on flat backgrounds, occlusion, 200 train / 50 val images).
+# Sized for a CPU: 128x128 input, anchors matched to the toy objects, narrow FPN/heads, 64 RoIs
+# per image, batch 4, AdamW 2e-3 with a 50-iteration warm-up and a cosine decay, 400 iterations.
+# Measured (2-core CPU, one thread, idle): 1.16 s per iteration; bbox mAP 0.089 / segm mAP 0.106
+# after 200 of these 400 iterations (the untrained model: 0.000 / 0.000).
 # Not a COCO recipe: see mask_rcnn_smt_*_1x/3x.py.
 _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
@@ -19,7 +21,7 @@ metainfo = dict(
     palette=[(220, 20, 60), (0, 128, 255), (0, 170, 0), (255, 170, 0)],
 )
 num_classes = 4
-image_scale = (192, 192)
+image_scale = (128, 128)
 
 model = dict(
     backbone=dict(
@@ -31,18 +33,19 @@ model = dict(
         init_cfg=None,  # from scratch: the toy shapes need no ImageNet features
     ),
     neck=dict(in_channels=[64, 128, 256, 512], out_channels=128),
-    rpn_head=dict(in_channels=128, feat_channels=128),
+    # anchors of 16-256 px (strides 4-64 x scale 4): the toy boxes are 10-75 px
+    rpn_head=dict(in_channels=128, feat_channels=128, anchor_generator=dict(scales=[4])),
     roi_head=dict(
         bbox_roi_extractor=dict(out_channels=128),
         bbox_head=dict(in_channels=128, fc_out_channels=256, num_classes=num_classes),
         mask_roi_extractor=dict(out_channels=128),
-        mask_head=dict(in_channels=128, conv_out_channels=128, num_classes=num_classes),
+        mask_head=dict(in_channels=128, conv_out_channels=64, num_classes=num_classes),
     ),
     train_cfg=dict(
-        rpn_proposal=dict(nms_pre=1000, max_per_img=300),
-        rcnn=dict(sampler=dict(num=128)),
+        rpn_proposal=dict(nms_pre=500, max_per_img=150),
+        rcnn=dict(sampler=dict(num=64)),
     ),
-    test_cfg=dict(rpn=dict(nms_pre=500, max_per_img=300), rcnn=dict(max_per_img=50)),
+    test_cfg=dict(rpn=dict(nms_pre=300, max_per_img=100), rcnn=dict(max_per_img=50)),
 )
 
 train_pipeline = [
@@ -62,7 +65,7 @@ test_pipeline = [
     ),
 ]
 train_dataloader = dict(
-    batch_size=2,
+    batch_size=4,
     num_workers=1,
     persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
@@ -84,31 +87,31 @@ test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017.json')
 test_evaluator = val_evaluator
 
-max_iters = 100
+max_iters = 400
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.05),
+    optimizer=dict(type='AdamW', lr=2e-3, betas=(0.9, 0.999), weight_decay=0.05),
     paramwise_cfg=dict(norm_decay_mult=0.0),
     clip_grad=dict(max_norm=10.0, norm_type=2),
 )
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=20),
-    dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=False, begin=20, end=max_iters),
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
+    dict(type='CosineAnnealingLR', eta_min=2e-5, by_epoch=False, begin=50, end=max_iters),
 ]
-auto_scale_lr = dict(enable=False, base_batch_size=2)
+auto_scale_lr = dict(enable=False, base_batch_size=4)
 
 default_hooks = dict(
     logger=dict(interval=10),
-    checkpoint=dict(by_epoch=False, interval=50, max_keep_ckpts=2),
+    checkpoint=dict(by_epoch=False, interval=100, max_keep_ckpts=2),
 )
 log_processor = dict(by_epoch=False)
 randomness = dict(seed=0)
 
-tta_img_scales = [(160, 160), (192, 192), (224, 224)]
+tta_img_scales = [(96, 96), (128, 128), (160, 160)]
 tta_pipeline = [
     dict(type='LoadImageFromFile', backend_args=None),
     dict(

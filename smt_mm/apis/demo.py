@@ -44,6 +44,21 @@ def toy_coco_overrides(data_root: str) -> list[str]:
     ]
 
 
+def toy_schedule_overrides(max_iters: int) -> list[str]:
+    """The ``--cfg-options`` that set the toy detection schedule's length.
+
+    The cosine decay of the toy config (its second ``param_scheduler``) is stretched or shrunk
+    with the run, so that a shorter or longer run also ends at the smallest learning rate.
+
+    Args:
+        max_iters (int): Training iterations, more than the config's warm-up (50).
+
+    Returns:
+        list[str]: ``KEY=VALUE`` strings for ``train_cfg`` and the cosine decay.
+    """
+    return [f'train_cfg.max_iters={max_iters}', f'param_scheduler.1.end={max_iters}']
+
+
 def save_initial_checkpoint(config: str, out_file: str, cfg_options: dict | None = None) -> str:
     """Save the weights a training run starts from (after ``init_weights``), untrained.
 
@@ -105,8 +120,8 @@ def run_detection_demo(
             repository root. Defaults to ``'work_dirs/demo_det'``.
         data_root (str): The toy dataset, generated when absent. Defaults to
             ``'data/toy_coco'``.
-        max_iters (int, optional): Training iterations; None keeps the config's.
-            Defaults to None.
+        max_iters (int, optional): Training iterations (the learning-rate decay follows);
+            None keeps the config's. Defaults to None.
         python (str): The interpreter that runs the tools. Defaults to the current one.
 
     Returns:
@@ -119,10 +134,10 @@ def run_detection_demo(
         print(f'generating the toy COCO dataset in {data_root}', flush=True)
         generate_coco(data_root)
     options = toy_coco_overrides(data_root)
-    if max_iters is not None:
-        options.append(f'train_cfg.max_iters={max_iters}')
     # tools/test.py evaluates the final checkpoint; no validation inside the training run
     train_options = [*options, 'train_cfg.val_interval=100000000']
+    if max_iters is not None:
+        train_options += toy_schedule_overrides(max_iters)
     config = TOY_DET_CONFIG
     train_py = osp.join('tools', 'train.py')
     test_py = osp.join('tools', 'test.py')

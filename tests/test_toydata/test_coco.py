@@ -176,3 +176,31 @@ def test_sample_scene_flat_background():
     # one colour everywhere outside the objects, and the objects differ from it
     assert (background == background[0]).all()
     assert not (image[covered] == background[0]).all(axis=-1).all()
+
+
+def _background_spread(root, split='val2017'):
+    """Pixel value range of a split's first image, which has no objects: background only."""
+    image = cv2.imread(osp.join(str(root), split, '000000.jpg')).astype(int)
+    return int((image.max(axis=(0, 1)) - image.min(axis=(0, 1))).max())
+
+
+def test_flat_and_textured_backgrounds(tmp_path):
+    generate_coco(str(tmp_path / 'flat'), num_train=2, num_val=2, height=64, width=64)
+    generate_coco(str(tmp_path / 'tex'), num_train=2, num_val=2, height=64, width=64, textured=True)
+    assert _background_spread(tmp_path / 'flat') <= 2  # one colour, up to JPEG rounding
+    assert _background_spread(tmp_path / 'tex') > 30
+    with open(tmp_path / 'flat' / 'annotations' / 'instances_train2017.json') as f:
+        flat = json.load(f)
+    with open(tmp_path / 'tex' / 'annotations' / 'instances_train2017.json') as f:
+        textured = json.load(f)
+    assert flat['images'] == textured['images']
+    assert flat['annotations'] and textured['annotations']
+
+
+def test_cli_textured(tmp_path):
+    cmd = [sys.executable, osp.join(ROOT, 'tools', 'toy_data.py'), 'coco']
+    cmd += ['--num-train', '1', '--num-val', '1', '--size', '64']
+    subprocess.run(cmd + [str(tmp_path / 'flat')], capture_output=True, check=True)
+    subprocess.run(cmd + [str(tmp_path / 'tex'), '--textured'], capture_output=True, check=True)
+    assert _background_spread(tmp_path / 'flat') <= 2
+    assert _background_spread(tmp_path / 'tex') > 30
