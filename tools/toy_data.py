@@ -4,6 +4,7 @@ Usage:
     python tools/toy_data.py coco data/toy_coco [--num-train 200] [--num-val 50] [--size 128]
                                              [--textured]
     python tools/toy_data.py ade20k data/toy_ade20k [--num-train 200] [--num-val 50] [--size 128]
+                                                [--textured]
     python tools/toy_data.py imagenet data/toy_imagenet [--num-train 150] [--num-val 25] [--size 32]
 
 Every dataset is one sub-command; each ``add_<name>_parser`` function below registers one.
@@ -103,7 +104,14 @@ def add_imagenet_parser(subparsers) -> None:
 def run_ade20k(args: argparse.Namespace) -> None:
     height, width = args.size
     written = generate_ade20k(
-        args.out_dir, args.num_train, args.num_val, height, width, args.seed, args.categories
+        args.out_dir,
+        args.num_train,
+        args.num_val,
+        height,
+        width,
+        args.seed,
+        args.categories,
+        args.textured,
     )
     for split, ann_dir in written.items():
         print(f'{split}: {ann_dir}')
@@ -118,6 +126,9 @@ def add_ade20k_parser(subparsers) -> None:
     parser.add_argument('--num-train', type=int, default=200, help='training images')
     parser.add_argument('--num-val', type=int, default=50, help='validation images')
     parser.add_argument('--size', type=parse_size, default=(128, 128), help='N or WxH pixels')
+    parser.add_argument(
+        '--textured', action='store_true', help='textured backgrounds (a harder task)'
+    )
     parser.add_argument('--seed', type=int, default=0, help='dataset seed')
     parser.add_argument(
         '--categories', nargs='+', default=list(DEFAULT_CATEGORIES), help='shape categories'

@@ -17,7 +17,10 @@ its pixels mix both sides after JPEG compression, so they are left out of traini
 evaluation, like the unlabelled boundaries of real datasets.
 
 Object sizes span a wide range (by default 12% to 80% of the short image side), so a model sees
-both small and large shapes, and multi-scale testing has something to gain.
+both small and large shapes, and multi-scale testing has something to gain. The background is a
+flat random colour by default, so that an SMT-T UPerNet trained from scratch on a CPU learns the
+shapes within minutes; ``textured=True`` draws the textured backgrounds of the other toy sets (a
+harder task).
 """
 
 import os
@@ -103,7 +106,7 @@ def make_ade20k_split(
     num_objects: tuple[int, int] = (2, 6),
     size_range: tuple[float, float] = (0.12, 0.8),
     boundary_width: int = 1,
-    textured: bool = True,
+    textured: bool = False,
 ) -> list[str]:
     """Write one split: JPEG images and PNG label maps with the same file names.
 
@@ -126,8 +129,8 @@ def make_ade20k_split(
             drawn log-uniformly. Defaults to (0.12, 0.8).
         boundary_width (int): Half-width in pixels of the unlabelled band between regions;
             0 labels every pixel. Defaults to 1.
-        textured (bool): Draw on textured backgrounds; False gives flat one-colour
-            backgrounds (an easier task). Defaults to True.
+        textured (bool): Draw on textured backgrounds instead of flat one-colour ones (a
+            harder task). Defaults to False.
 
     Returns:
         list[str]: The written file names without extension, in order.
@@ -175,7 +178,7 @@ def generate_ade20k(
     width: int = 128,
     seed: int = 0,
     categories: Sequence[str] = DEFAULT_CATEGORIES,
-    textured: bool = True,
+    textured: bool = False,
 ) -> dict[str, str]:
     """Write the training and validation splits of the toy ADE20K dataset.
 
@@ -188,7 +191,7 @@ def generate_ade20k(
         seed (int): The dataset seed. Defaults to 0.
         categories (Sequence[str]): Shape categories. Defaults to
             :data:`~smt_mm.toydata.shapes.DEFAULT_CATEGORIES`.
-        textured (bool): Textured instead of flat backgrounds. Defaults to True.
+        textured (bool): Textured instead of flat backgrounds. Defaults to False.
 
     Returns:
         dict[str, str]: The annotation folder of each split, keyed by split.
