@@ -103,6 +103,68 @@ def evaluate_checkpoint(
     return record
 
 
+def read_class_iou(record: dict) -> dict[str, float]:
+    """Read the per-class IoU table that mmseg's ``IoUMetric`` logged during a test run.
+
+    ``tools/test.py`` writes only the summary metrics to its JSON; the per-class table goes to the
+    run's log, ``<work_dir>/<timestamp>/<timestamp>.log``.
+
+    Args:
+        record (dict): A record returned by :func:`evaluate_checkpoint`.
+
+    Returns:
+        dict[str, float]: IoU (%) by class name, in class order; NaN for a class absent from
+        both the ground truth and the predictions.
+
+    Raises:
+        ValueError: If the log holds no per-class table.
+    """
+    work_dir, timestamp = osp.dirname(record['path']), record['timestamp']
+    with open(osp.join(work_dir, timestamp, f'{timestamp}.log')) as f:
+        lines = f.read().splitlines()
+    starts = [i for i, line in enumerate(lines) if line.endswith('per class results:')]
+    if not starts:
+        raise ValueError(f'no per-class results in the log of {record["path"]}')
+    ious: dict[str, float] = {}
+    header: list[str] = []
+    for line in lines[starts[-1] + 1 :]:
+        if line.startswith('+'):
+            if ious:
+                break  # the table's closing border
+            continue
+        if not line.startswith('|'):
+            continue
+        cells = [cell.strip() for cell in line.strip('|').split('|')]
+        if not header:
+            header = cells
+            continue
+        ious[cells[0]] = float(cells[header.index('IoU')])
+    return ious
+
+
+def format_results_table(columns: dict[str, dict]) -> str:
+    """Lay out mIoU and per-class IoU of several evaluations side by side.
+
+    Args:
+        columns (dict[str, dict]): Column title -> a record of :func:`evaluate_checkpoint` with
+            ``class_iou`` (from :func:`read_class_iou`) added.
+
+    Returns:
+        str: A plain-text table, one row for the mIoU and one per class.
+    """
+    titles = list(columns)
+    classes = list(next(iter(columns.values()))['class_iou'])
+    width = max(len(name) for name in ['mIoU', *classes]) + 2
+    rows = [''.ljust(width) + ''.join(f'{title:>18}' for title in titles)]
+    rows.append(
+        'mIoU'.ljust(width) + ''.join(f'{c["metrics"]["mIoU"]:18.2f}' for c in columns.values())
+    )
+    for name in classes:
+        values = ''.join(f'{c["class_iou"][name]:18.2f}' for c in columns.values())
+        rows.append(f'  {name}'.ljust(width) + values)
+    return '\n'.join(rows)
+
+
 def run_segmentation_demo(
     work_dir: str = 'work_dirs/demo_seg',
     data_root: str = 'data/toy_ade20k',
@@ -114,14 +176,16 @@ def run_segmentation_demo(
     Args:
         work_dir (str): Where checkpoints, logs, metrics and the picture go, relative to the
             repository root. Defaults to ``'work_dirs/demo_seg'``.
-        data_root (str): The toy dataset, generated when absent. Defaults to
+        data_root (str): The toy dataset, generated with the defaults of
+            :func:`~smt_mm.toydata.generate_ade20k` when absent. Defaults to
             ``'data/toy_ade20k'``.
         max_iters (int, optional): Training iterations; None keeps the config's.
             Defaults to None.
         python (str): The interpreter that runs the tools. Defaults to the current one.
 
     Returns:
-        dict: Wall times (s), the untrained, single-scale and multi-scale mIoU, and the files.
+        dict: Wall times (s); the untrained, single-scale and multi-scale mIoU and per-class
+        IoU (``*_class_iou``); the files.
     """
     start = time.time()
     os.chdir(REPO_ROOT)
@@ -140,7 +204,12 @@ def run_segmentation_demo(
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
         checkpoint = f.read().strip()
     single = evaluate_checkpoint(config, checkpoint, work_dir, options, python=python)
+    test_start = time.time()
     multi = evaluate_checkpoint(config, checkpoint, work_dir, options, tta=True, python=python)
+    tta_seconds = time.time() - test_start
+    columns = {'untrained': untrained_ss, 'single-scale': single, 'multi-scale+flip': multi}
+    for record in columns.values():
+        record['class_iou'] = read_class_iou(record)
 
     from ..visualization import draw_segmentation_example
 
@@ -151,9 +220,13 @@ def run_segmentation_demo(
     summary = dict(
         wall_seconds=round(time.time() - start, 1),
         train_seconds=round(train_seconds, 1),
+        tta_seconds=round(tta_seconds, 1),
         untrained_mIoU=untrained_ss['metrics']['mIoU'],
         single_scale_mIoU=single['metrics']['mIoU'],
         multi_scale_mIoU=multi['metrics']['mIoU'],
+        untrained_class_iou=untrained_ss['class_iou'],
+        single_scale_class_iou=single['class_iou'],
+        multi_scale_class_iou=multi['class_iou'],
         checkpoint=checkpoint,
         eval_json=[single['path'], multi['path']],
         picture=picture,
@@ -163,8 +236,9 @@ def run_segmentation_demo(
     print(f'checkpoint:     {checkpoint}')
     print(f'metrics json:   {single["path"]} (single-scale), {multi["path"]} (--tta)')
     print(f'picture:        {picture}  (image | prediction | ground truth)')
-    print(f'mIoU untrained  {summary["untrained_mIoU"]:.2f}')
-    print(f'mIoU trained    {summary["single_scale_mIoU"]:.2f} single-scale')
-    print(f'                {summary["multi_scale_mIoU"]:.2f} multi-scale + flip (--tta)')
-    print(f'wall time:      {summary["wall_seconds"]:.0f} s (training {train_seconds:.0f} s)')
+    print(f'IoU (%) on the validation images:\n{format_results_table(columns)}')
+    print(
+        f'wall time:      {summary["wall_seconds"]:.0f} s (training {train_seconds:.0f} s, '
+        f'--tta test {tta_seconds:.0f} s)'
+    )
     return summary
