@@ -131,3 +131,15 @@ def test_cli(tmp_path):
     assert 'annotations' in out and "'background'" in out
     label = cv2.imread(str(tmp_path / 'annotations' / 'training' / '000001.png'), -1)
     assert label.shape == (48, 64)
+
+
+def test_flat_by_default_textured_on_request(tmp_path):
+    spreads = {}
+    for textured in (False, True):
+        root = str(tmp_path / str(textured))
+        make_ade20k_split(root, 'training', 1, 64, 64, boundary_width=2, textured=textured)
+        image = cv2.imread(osp.join(root, 'images', 'training', '000000.jpg')).astype(float)
+        label = cv2.imread(osp.join(root, 'annotations', 'training', '000000.png'), -1)
+        spreads[textured] = image[label == BACKGROUND].std(axis=0).max()
+    # JPEG noise only on the flat background; a colour field with stripes on the textured one
+    assert spreads[False] < 3.0 < 10.0 < spreads[True]
