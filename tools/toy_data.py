@@ -4,7 +4,7 @@ Usage:
     python tools/toy_data.py coco data/toy_coco [--num-train 200] [--num-val 50] [--size 128]
                                              [--textured]
     python tools/toy_data.py ade20k data/toy_ade20k [--num-train 200] [--num-val 50] [--size 128]
-                                                [--textured]
+                                                [--textured] [--shape-only]
     python tools/toy_data.py imagenet data/toy_imagenet [--num-train 150] [--num-val 25] [--size 32]
 
 Every dataset is one sub-command; each ``add_<name>_parser`` function below registers one.
@@ -112,6 +112,7 @@ def run_ade20k(args: argparse.Namespace) -> None:
         args.seed,
         args.categories,
         args.textured,
+        class_colors=not args.shape_only,
     )
     for split, ann_dir in written.items():
         print(f'{split}: {ann_dir}')
@@ -128,6 +129,11 @@ def add_ade20k_parser(subparsers) -> None:
     parser.add_argument('--size', type=parse_size, default=(128, 128), help='N or WxH pixels')
     parser.add_argument(
         '--textured', action='store_true', help='textured backgrounds (a harder task)'
+    )
+    parser.add_argument(
+        '--shape-only',
+        action='store_true',
+        help='random shape colours: only the outline tells the classes apart (much harder)',
     )
     parser.add_argument('--seed', type=int, default=0, help='dataset seed')
     parser.add_argument(

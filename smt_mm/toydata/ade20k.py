@@ -107,6 +107,7 @@ def make_ade20k_split(
     size_range: tuple[float, float] = (0.12, 0.8),
     boundary_width: int = 1,
     textured: bool = False,
+    class_colors: bool = True,
 ) -> list[str]:
     """Write one split: JPEG images and PNG label maps with the same file names.
 
@@ -131,6 +132,10 @@ def make_ade20k_split(
             0 labels every pixel. Defaults to 1.
         textured (bool): Draw on textured backgrounds instead of flat one-colour ones (a
             harder task). Defaults to False.
+        class_colors (bool): Paint each shape in its category's hue on a grey background
+            (see :func:`~smt_mm.toydata.shapes.sample_scene`); False leaves only the outline
+            to tell the shapes apart (a much harder task for a from-scratch segmenter).
+            Defaults to True.
 
     Returns:
         list[str]: The written file names without extension, in order.
@@ -158,6 +163,7 @@ def make_ade20k_split(
             categories=categories,
             size_range=size_range,
             textured=textured,
+            class_colors=class_colors,
         )
         label_map = render_label_map(
             instances, height, width, background=BACKGROUND, offset=BACKGROUND + 1
@@ -179,6 +185,7 @@ def generate_ade20k(
     seed: int = 0,
     categories: Sequence[str] = DEFAULT_CATEGORIES,
     textured: bool = False,
+    class_colors: bool = True,
 ) -> dict[str, str]:
     """Write the training and validation splits of the toy ADE20K dataset.
 
@@ -192,6 +199,8 @@ def generate_ade20k(
         categories (Sequence[str]): Shape categories. Defaults to
             :data:`~smt_mm.toydata.shapes.DEFAULT_CATEGORIES`.
         textured (bool): Textured instead of flat backgrounds. Defaults to False.
+        class_colors (bool): One hue per category (see :func:`make_ade20k_split`).
+            Defaults to True.
 
     Returns:
         dict[str, str]: The annotation folder of each split, keyed by split.
@@ -199,7 +208,15 @@ def generate_ade20k(
     written = {}
     for split, num_images in (('training', num_train), ('validation', num_val)):
         make_ade20k_split(
-            out_dir, split, num_images, height, width, seed, categories, textured=textured
+            out_dir,
+            split,
+            num_images,
+            height,
+            width,
+            seed,
+            categories,
+            textured=textured,
+            class_colors=class_colors,
         )
         written[split] = ade20k_paths(out_dir, split)[1]
     return written

@@ -32,6 +32,9 @@ SHAPE_CATEGORIES: tuple[str, ...] = ('circle', 'rectangle', 'triangle', 'star', 
 #: The categories the toy datasets use unless told otherwise.
 DEFAULT_CATEGORIES: tuple[str, ...] = ('circle', 'rectangle', 'triangle', 'star')
 
+#: The hue (OpenCV scale, 0-180) of each shape with ``class_colors=True``: 30 degrees apart.
+CATEGORY_HUES: dict[str, int] = {name: 30 * i for i, name in enumerate(SHAPE_CATEGORIES)}
+
 # Fixed-point precision for cv2.fillPoly: outlines are drawn with 1/16 pixel accuracy.
 _SHIFT = 4
 
@@ -197,10 +200,21 @@ def _contrasting_color(rng: np.random.Generator, reference: np.ndarray) -> np.nd
     return 255.0 - reference
 
 
-def _paint(rng: np.random.Generator, image: np.ndarray, mask: np.ndarray) -> None:
-    """Fill ``mask`` of ``image`` in place with a noisy colour that stands out locally."""
-    reference = image[mask].reshape(-1, 3).mean(axis=0)
-    color = _contrasting_color(rng, reference)
+def _category_color(rng: np.random.Generator, category: str) -> np.ndarray:
+    """A saturated BGR colour of the category's hue, with random saturation and brightness."""
+    hsv = np.array(
+        [[[CATEGORY_HUES[category], rng.integers(170, 256), rng.integers(150, 256)]]], np.uint8
+    )
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0].astype(np.float64)
+
+
+def _paint(
+    rng: np.random.Generator, image: np.ndarray, mask: np.ndarray, color: np.ndarray | None = None
+) -> None:
+    """Fill ``mask`` of ``image`` in place with a noisy ``color`` (default: one that stands out)."""
+    if color is None:
+        reference = image[mask].reshape(-1, 3).mean(axis=0)
+        color = _contrasting_color(rng, reference)
     # A linear shading across the object plus pixel noise: a surface, not a flat sticker.
     ys, xs = np.nonzero(mask)
     direction = rng.normal(size=2)
@@ -221,6 +235,7 @@ def sample_scene(
     min_visible: float = 0.6,
     max_tries: int = 30,
     textured: bool = True,
+    class_colors: bool = False,
 ) -> tuple[np.ndarray, list[ShapeInstance]]:
     """Draw a scene of randomly placed, possibly overlapping shapes.
 
@@ -249,6 +264,11 @@ def sample_scene(
         textured (bool): Draw on :func:`textured_background`; False gives a flat background
             of one random colour (an easier scene, learnt sooner from scratch).
             Defaults to True.
+        class_colors (bool): Paint each shape in the hue of its category
+            (:data:`CATEGORY_HUES`, random saturation and brightness) on a grey background
+            (flat or textured), so that every pixel carries a cue to its class; by default the
+            colours are random and only the outline tells the categories apart. Defaults to
+            False.
 
     Returns:
         tuple[np.ndarray, list[ShapeInstance]]: The uint8 (height, width, 3) BGR image and the
@@ -272,6 +292,8 @@ def sample_scene(
     else:
         flat = rng.uniform(40, 215, size=3)
         image = np.broadcast_to(flat.astype(np.uint8), (height, width, 3)).copy()
+    if class_colors:
+        image = np.repeat(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)[..., None], 3, axis=-1)
     short = min(height, width)
     log_low, log_high = np.log(size_range[0] * short), np.log(size_range[1] * short)
     instances: list[ShapeInstance] = []
@@ -298,7 +320,8 @@ def sample_scene(
             continue
         for inst, rest in zip(instances, remaining, strict=True):
             inst.mask = rest
-        _paint(rng, image, mask)
+        color = _category_color(rng, categories[label]) if class_colors else None
+        _paint(rng, image, mask, color)
         instances.append(ShapeInstance(categories[label], label, polygon, mask))
         full_areas.append(area)
     return image, instances

@@ -204,3 +204,20 @@ def test_cli_textured(tmp_path):
     subprocess.run(cmd + [str(tmp_path / 'tex'), '--textured'], capture_output=True, check=True)
     assert _background_spread(tmp_path / 'flat') <= 2
     assert _background_spread(tmp_path / 'tex') > 30
+
+
+def test_sample_scene_class_colors():
+    from smt_mm.toydata.shapes import CATEGORY_HUES
+
+    image, instances = sample_scene(
+        np.random.default_rng(5), 96, 96, num_objects=4, textured=False, class_colors=True
+    )
+    covered = np.zeros((96, 96), bool)
+    hsv = cv2.cvtColor(image, cv2.COLOR_BGR2HSV).astype(int)
+    for inst in instances:
+        covered |= inst.mask
+        hue = np.median(hsv[inst.mask][:, 0])
+        distance = abs(hue - CATEGORY_HUES[inst.category])
+        assert min(distance, 180 - distance) <= 6, inst.category
+    # a grey background: no colour cue outside the objects
+    assert (hsv[~covered][:, 1] <= 8).all()
