@@ -36,16 +36,9 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def run_coco(args: argparse.Namespace) -> None:
-    height, width = args.size
+    split_sizes = (args.num_train, args.num_val)
     written = generate_coco(
-        args.out_dir,
-        args.num_train,
-        args.num_val,
-        height,
-        width,
-        args.seed,
-        args.categories,
-        textured=args.textured,
+        args.out_dir, *split_sizes, *args.size, args.seed, args.categories, textured=args.textured
     )
     for split, ann_file in written.items():
         print(f'{split}: {ann_file}')
@@ -102,18 +95,11 @@ def add_imagenet_parser(subparsers) -> None:
 
 
 def run_ade20k(args: argparse.Namespace) -> None:
-    height, width = args.size
+    split_sizes = (args.num_train, args.num_val)
     written = generate_ade20k(
-        args.out_dir,
-        args.num_train,
-        args.num_val,
-        height,
-        width,
-        args.seed,
-        args.categories,
-        args.textured,
+        args.out_dir, *split_sizes, *args.size, args.seed, args.categories, args.textured,
         class_colors=not args.shape_only,
-    )
+    )  # fmt: skip
     for split, ann_dir in written.items():
         print(f'{split}: {ann_dir}')
     print(f'classes (after reduce_zero_label): {ade20k_classes(args.categories)}')

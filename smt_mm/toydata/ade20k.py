@@ -208,15 +208,8 @@ def generate_ade20k(
     written = {}
     for split, num_images in (('training', num_train), ('validation', num_val)):
         make_ade20k_split(
-            out_dir,
-            split,
-            num_images,
-            height,
-            width,
-            seed,
-            categories,
-            textured=textured,
-            class_colors=class_colors,
-        )
+            out_dir, split, num_images, height, width, seed, categories,
+            textured=textured, class_colors=class_colors,
+        )  # fmt: skip
         written[split] = ade20k_paths(out_dir, split)[1]
     return written

@@ -22,6 +22,7 @@ import json
 import os
 import os.path as osp
 from collections.abc import Sequence
+from functools import partial
 
 import cv2
 import numpy as np
@@ -173,19 +174,18 @@ def generate_coco(
     Returns:
         dict[str, str]: The written annotation files, keyed by split.
     """
+    write = partial(
+        make_coco_split,
+        height=height,
+        width=width,
+        seed=seed,
+        categories=categories,
+        num_objects=num_objects,
+        size_range=size_range,
+        textured=textured,
+    )
     written = {}
     for split, num_images in (('train2017', num_train), ('val2017', num_val)):
-        make_coco_split(
-            out_dir,
-            split,
-            num_images,
-            height,
-            width,
-            seed,
-            categories,
-            num_objects,
-            size_range,
-            textured,
-        )
+        write(out_dir, split, num_images)
         written[split] = coco_paths(out_dir, split)[0]
     return written
