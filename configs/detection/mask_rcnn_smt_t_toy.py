@@ -4,7 +4,8 @@
 # Sized for a CPU: 128x128 input, anchors matched to the toy objects, narrow FPN/heads, 64 RoIs
 # per image, batch 4, AdamW 2e-3 with a 50-iteration warm-up and a cosine decay, 400 iterations.
 # Measured (2-core CPU, one thread, idle): 1.16 s per iteration; bbox mAP 0.041-0.089 / segm mAP
-# 0.048-0.106 after 200 of these 400 iterations (two runs; the untrained model: 0.000 / 0.000).
+# 0.048-0.106 after 200 of these 400 iterations (two runs; the untrained model: 0.000 / 0.000);
+# `make demo` (all 400, default threads): bbox mAP 0.212 (AP50 0.410) / segm mAP 0.232, 546 s.
 # Not a COCO recipe: see mask_rcnn_smt_*_1x/3x.py.
 _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
