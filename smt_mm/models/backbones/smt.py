@@ -146,18 +146,10 @@ class _DWConvGeluLinear(torch.autograd.Function):
         if ctx.has_bias and ctx.needs_input_grad[4]:
             grad_bias = grad_rows.sum(0)
         grad_hidden = torch.ops.aten.gelu_backward(grad.matmul(weight), hidden)
-        padding = kernel.shape[-1] // 2
-        grad_x, grad_kernel, grad_conv_bias = torch.ops.aten.convolution_backward(
+        grad_x, grad_kernel, grad_conv_bias = _depthwise_backward(
             grad_hidden.permute(0, 3, 1, 2),
             x,
             kernel,
-            None if conv_bias is None else [conv_bias.shape[0]],
-            [1, 1],
-            [padding, padding],
-            [1, 1],
-            False,
-            [0, 0],
-            kernel.shape[0],
             [*ctx.needs_input_grad[:2], conv_bias is not None and ctx.needs_input_grad[2]],
         )
         return grad_x, grad_kernel, grad_conv_bias, grad_weight, grad_bias
@@ -187,19 +179,7 @@ class _LargeDepthwise(torch.autograd.Function):
         pad = size // 2
         grad_x = grad_kernel = grad_bias = None
         if ctx.needs_input_grad[0]:
-            grad_x = torch.ops.aten.convolution_backward(
-                grad,
-                x,
-                kernel,
-                None,
-                [1, 1],
-                [pad, pad],
-                [1, 1],
-                False,
-                [0, 0],
-                channels,
-                [True, False, False],
-            )[0]
+            grad_x = _depthwise_backward(grad, x, kernel, [True, False, False])[0]
         if ctx.needs_input_grad[1]:
             grad_kernel = torch.zeros_like(kernel)
             for b in range(x.shape[0]):
@@ -216,6 +196,17 @@ class _LargeDepthwise(torch.autograd.Function):
 def _depthwise(x: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
     """Depthwise convolution with 'same' padding and stride 1."""
     return F.conv2d(x, kernel, bias, padding=kernel.shape[-1] // 2, groups=kernel.shape[0])
+
+
+def _depthwise_backward(
+    grad: torch.Tensor, x: torch.Tensor, kernel: torch.Tensor, output_mask: list[bool]
+) -> tuple[torch.Tensor | None, ...]:
+    """ATen's gradients of :func:`_depthwise` (input, kernel, bias) where ``output_mask`` asks."""
+    channels, padding = kernel.shape[0], kernel.shape[-1] // 2
+    return torch.ops.aten.convolution_backward(
+        grad, x, kernel, [channels] if output_mask[2] else None, [1, 1], [padding, padding],
+        [1, 1], False, [0, 0], channels, output_mask,
+    )  # fmt: skip
 
 
 def _large_depthwise(x: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
