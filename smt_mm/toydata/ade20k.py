@@ -17,10 +17,11 @@ its pixels mix both sides after JPEG compression, so they are left out of traini
 evaluation, like the unlabelled boundaries of real datasets.
 
 Object sizes span a wide range (by default 12% to 80% of the short image side), so a model sees
-both small and large shapes, and multi-scale testing has something to gain. The background is a
-flat random colour by default, so that an SMT-T UPerNet trained from scratch on a CPU learns the
-shapes within minutes; ``textured=True`` draws the textured backgrounds of the other toy sets (a
-harder task).
+both small and large shapes, and multi-scale testing has something to gain. By default each
+shape is painted in its category's hue on a flat grey background, so that an SMT-T UPerNet
+trained from scratch on a CPU learns every class within minutes; ``class_colors=False`` leaves
+only the outline to tell the classes apart and ``textured=True`` draws the textured backgrounds
+of the other toy sets (harder tasks).
 """
 
 import os
