@@ -37,7 +37,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +114,10 @@ class BenchmarkSettings:
             ``torch.compile``'s compilation). Defaults to 1.
         repeats (int): Timed runs; the median, minimum and maximum are reported.
             Defaults to 3.
+        rounds (int): How many times the whole list of cases is measured, one case after
+            the other in every round. A machine whose speed drifts over minutes (a shared
+            VM) then slows SMT and Swin alike: the timed runs of all rounds are pooled, and
+            every ratio also lists its value in each round. Defaults to 1.
         amp (str, optional): ``'fp16'`` or ``'bf16'`` to run under ``torch.autocast``;
             fp16 training uses a gradient scaler. None runs in fp32. Defaults to None.
         threads (int, optional): ``torch.set_num_threads`` in every case process. None keeps
@@ -130,6 +134,7 @@ class BenchmarkSettings:
     device: str = 'cpu'
     warmup: int = 1
     repeats: int = 3
+    rounds: int = 1
     amp: str | None = None
     threads: int | None = None
     train: bool = True
@@ -142,8 +147,8 @@ class BenchmarkSettings:
             raise ValueError(f'device must be "cpu" or "cuda", got {self.device!r}')
         if self.amp not in (None, 'fp16', 'bf16'):
             raise ValueError(f'amp must be None, "fp16" or "bf16", got {self.amp!r}')
-        if self.repeats < 1 or self.warmup < 0:
-            raise ValueError('repeats must be >= 1 and warmup >= 0')
+        if self.repeats < 1 or self.rounds < 1 or self.warmup < 0:
+            raise ValueError('repeats and rounds must be >= 1 and warmup >= 0')
         if self.gemm_size is None:
             self.gemm_size = 8192 if self.device == 'cuda' else 2048
 
@@ -777,15 +782,28 @@ def run_benchmark(
     machine = machine_info(settings.device)
     start = time.time()
     gemm_size = settings.gemm_size or 2048
-    gemm_peak = measure_gemm_peak(settings.device, gemm_size, threads=settings.threads)
-    results: list[dict[str, Any]] = []
-    for i, case in enumerate(cases):
-        if log is not None:
-            log(f'[{i + 1}/{len(cases)}] {case.name}')
-        if settings.isolate:
-            record = _run_isolated(case, settings)
-        else:
-            record = run_case(case, settings)
+    gemm_peaks: list[float] = []
+    rounds: list[list[dict[str, Any]]] = []
+    for round_index in range(settings.rounds):
+        gemm_peaks.append(measure_gemm_peak(settings.device, gemm_size, threads=settings.threads))
+        # MACs do not change between rounds: count them in the first one only.
+        round_settings = settings if round_index == 0 else replace(settings, flops=False)
+        records: list[dict[str, Any]] = []
+        for i, case in enumerate(cases):
+            if log is not None:
+                prefix = f'round {round_index + 1}/{settings.rounds} ' * (settings.rounds > 1)
+                log(f'[{prefix}{i + 1}/{len(cases)}] {case.name}')
+            if settings.isolate:
+                record = _run_isolated(case, round_settings)
+            else:
+                record = run_case(case, round_settings)
+            records.append(record)
+            if log is not None:
+                log('    ' + _summary_line(record))
+        rounds.append(records)
+    gemm_peak = statistics.median(gemm_peaks)
+    results = [_merge_rounds(list(records)) for records in zip(*rounds, strict=False)]
+    for case, record in zip(cases, results, strict=False):
         if case.compile and settings.flops:
             record['macs'] = next(
                 (r.get('macs') for r in results if r['name'] == case.name[: -len(' +compile')]),
@@ -801,18 +819,64 @@ def run_benchmark(
                 record['train']['achieved_gemm_fraction'] = (
                     3 * flops / record['train']['median_s'] / gemm_peak
                 )
-        results.append(record)
-        if log is not None:
-            log('    ' + _summary_line(record))
+    ratios = pair_ratios(results, pairs)
+    if settings.rounds > 1:
+        _add_round_ratios(ratios, [pair_ratios(records, pairs) for records in rounds])
     machine['load_average_end'] = [round(x, 2) for x in os.getloadavg()]
     return dict(
         machine=machine,
         settings=asdict(settings),
         gemm_peak_flops=gemm_peak,
+        gemm_peak_flops_rounds=gemm_peaks,
         wall_time_s=time.time() - start,
         results=results,
-        ratios=pair_ratios(results, pairs),
+        ratios=ratios,
     )
+
+
+#: The ratios of :func:`pair_ratios` that are also listed round by round.
+_ROUND_RATIOS = ('infer_time', 'train_time', 'train_memory')
+
+
+def _merge_rounds(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Pools the timed runs of one case over the rounds of a run.
+
+    The times of all rounds give the median, minimum and maximum; the peak memory is the
+    highest of the rounds; everything else comes from the first round.
+    """
+    merged = dict(records[0])
+    merged['rounds'] = len(records)
+    for phase in ('infer', 'train'):
+        if phase not in merged:
+            continue
+        times = [t for r in records for t in r[phase]['times_s']]
+        median = statistics.median(times)
+        merged[phase] = dict(
+            records[0][phase],
+            median_s=median,
+            min_s=min(times),
+            max_s=max(times),
+            times_s=times,
+            throughput=merged['batch'] / median,
+            peak_memory_gb=max(r[phase]['peak_memory_gb'] for r in records),
+        )
+    return merged
+
+
+def _add_round_ratios(ratios: list[dict[str, Any]], per_round: list[list[dict[str, Any]]]) -> None:
+    """Adds ``<ratio>_rounds`` lists (one value per round) to the pooled ratio entries."""
+
+    def key(entry: dict[str, Any]) -> tuple:
+        names = ('model', 'smt', 'swin', 'height', 'width', 'batch', 'compile')
+        return tuple(entry[k] for k in names)
+
+    for entry in ratios:
+        matches = [
+            next(e for e in round_ratios if key(e) == key(entry)) for round_ratios in per_round
+        ]
+        for name in _ROUND_RATIOS:
+            if name in entry:
+                entry[f'{name}_rounds'] = [m[name] for m in matches]
 
 
 def _summary_line(record: dict[str, Any]) -> str:
@@ -853,7 +917,14 @@ def format_markdown(report: dict[str, Any]) -> str:
         f'load average {machine["load_average"][0]} at start / '
         f'{machine.get("load_average_end", ["?"])[0]} at end. '
         f'Device {settings["device"]}, {settings["amp"] or "fp32"}, '
-        f'{settings["warmup"]} warm-up + {settings["repeats"]} timed runs, '
+        f'{settings["warmup"]} warm-up + {settings["repeats"]} timed runs'
+        + (
+            f' in each of {settings["rounds"]} rounds (cases in turn; ratio ranges are the '
+            'lowest and highest round)'
+            if settings.get('rounds', 1) > 1
+            else ''
+        )
+        + ', '
         f'measured fp32 GEMM peak {report["gemm_peak_flops"] / 1e9:.1f} GFLOP/s.',
         '',
         '| case | size | params (M) | GMac | inference s, median (min-max) | img/s '
@@ -890,15 +961,21 @@ def format_markdown(report: dict[str, Any]) -> str:
             label = f'{q["smt"]} / {q["swin"]}' + (' +compile' if q['compile'] else '')
             lines.append(
                 f'| {label} | {q["model"]} | {q["height"]}x{q["width"]} b{q["batch"]} '
-                f'| {q["infer_time"]:.2f} | {q["infer_throughput"]:.2f} '
-                f'| {_ratio(q.get("train_time"))} | {_ratio(q.get("train_memory"))} '
+                f'| {_ratio(q["infer_time"], q.get("infer_time_rounds"))} '
+                f'| {q["infer_throughput"]:.2f} '
+                f'| {_ratio(q.get("train_time"), q.get("train_time_rounds"))} '
+                f'| {_ratio(q.get("train_memory"), q.get("train_memory_rounds"))} '
                 f'| {_ratio(q.get("macs"))} |'
             )
     return '\n'.join(lines) + '\n'
 
 
-def _ratio(value: float | None) -> str:
-    return '-' if value is None else f'{value:.2f}'
+def _ratio(value: float | None, rounds: list[float] | None = None) -> str:
+    if value is None:
+        return '-'
+    if not rounds:
+        return f'{value:.2f}'
+    return f'{value:.2f} ({min(rounds):.2f}-{max(rounds):.2f})'
 
 
 def plot_report(report: dict[str, Any], path: str | Path) -> None:

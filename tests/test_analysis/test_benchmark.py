@@ -3,6 +3,7 @@ import importlib.util
 import json
 import math
 import os
+import statistics
 from pathlib import Path
 
 import pytest
@@ -112,6 +113,36 @@ def test_case_runs_in_a_fresh_process():
     assert 'macs' not in record and 'achieved_gemm_fraction' not in record['infer']
     for phase in ('infer', 'train'):
         assert record[phase]['peak_memory_gb'] >= record['memory_base_gb'] > 0
+
+
+def test_rounds_pool_the_timed_runs_and_list_each_rounds_ratio():
+    cases = bench.make_cases(['smt-t', 'swin-t'], [], [(32, 32, 1)], [('smt-t', 'swin-t')])
+    settings = bench.BenchmarkSettings(
+        warmup=0, repeats=2, rounds=3, threads=1, isolate=False, gemm_size=64
+    )
+    seen = []
+    report = bench.run_benchmark(cases, settings, [('smt-t', 'swin-t')], log=seen.append)
+    # the cases take turns: smt-t, swin-t, smt-t, swin-t, ...
+    names = [line.split('] ', 1)[1] for line in seen if line.startswith('[')]
+    assert [n.split()[0] for n in names] == ['backbone/smt-t', 'backbone/swin-t'] * 3
+    assert len(report['gemm_peak_flops_rounds']) == 3
+    smt, swin = report['results']
+    for record in (smt, swin):
+        assert record['rounds'] == 3 and record['macs'] > 0
+        for phase in ('infer', 'train'):
+            times = record[phase]['times_s']
+            assert len(times) == 6
+            assert record[phase]['median_s'] == statistics.median(times)
+            assert record[phase]['min_s'] == min(times) and record[phase]['max_s'] == max(times)
+    (ratio,) = report['ratios']
+    for name in ('infer_time', 'train_time', 'train_memory'):
+        assert len(ratio[f'{name}_rounds']) == 3
+    per_round = ratio['train_time_rounds']
+    assert min(per_round) > 0
+    row = next(line for line in bench.format_markdown(report).splitlines() if '/ swin-t' in line)
+    assert f'({min(per_round):.2f}-{max(per_round):.2f})' in row
+    with pytest.raises(ValueError, match='rounds'):
+        bench.BenchmarkSettings(rounds=0)
 
 
 def test_make_cases_and_sizes():

@@ -12,6 +12,7 @@ from smt_mm.models.backbones import SMT
 from smt_mm.models.backbones.smt import (
     GlobalAttention,
     ScaleAwareModulation,
+    _activate,
     _DWConvGeluLinear,
     _GeluLinear,
     _LargeDepthwise,
@@ -311,6 +312,27 @@ def test_memory_lean_functions_pass_gradcheck():
     x_cl = rand(2, 3, 5, 4).permute(0, 3, 1, 2)
     assert torch.autograd.gradcheck(_LargeDepthwise.apply, (x_cl, rand(4, 1, 7, 7), rand(4)))
     assert torch.autograd.gradcheck(_LargeDepthwise.apply, (x_cl, rand(4, 1, 7, 7), None))
+
+
+@pytest.mark.parametrize('approximate', ['none', 'tanh'])
+def test_activate_overwrites_temporaries_only_without_autograd(approximate):
+    act = nn.GELU(approximate=approximate)
+    x = torch.randn(2, 5, 5, 8)
+    expected = act(x)
+    with torch.no_grad():
+        y = x.clone()
+        out = _activate(act, y)
+    assert out.data_ptr() == y.data_ptr()  # in place: no new map
+    torch.testing.assert_close(out, expected, rtol=0, atol=0)
+    leaf = x.clone().requires_grad_()
+    out = _activate(act, leaf)  # recorded by autograd: out of place, differentiable
+    assert out.data_ptr() != leaf.data_ptr()
+    out.sum().backward()
+    assert torch.equal(leaf, x) and leaf.grad is not None
+    relu = nn.ReLU()
+    with torch.no_grad():  # other activations run as configured
+        y = -x.abs()
+        assert torch.equal(_activate(relu, y), torch.zeros_like(x)) and torch.equal(y, -x.abs())
 
 
 def test_bf16_autocast_forward_and_backward():

@@ -66,6 +66,13 @@ def parse_args(argv=None):
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument(
+        '--rounds',
+        type=int,
+        default=1,
+        help='measure the whole list of cases this many times, in turn, so that a drifting '
+        'machine speed hits SMT and Swin alike (times pooled, ratios listed per round)',
+    )
     parser.add_argument('--amp', choices=['fp16', 'bf16'], help='autocast precision')
     parser.add_argument('--threads', type=int, help='torch threads (default: torch default)')
     parser.add_argument('--compile', action='store_true', help='add torch.compile variants')
@@ -96,6 +103,7 @@ def main(argv=None):
         device=args.device,
         warmup=args.warmup,
         repeats=args.repeats,
+        rounds=args.rounds,
         amp=args.amp,
         threads=args.threads,
         train=not args.no_train,

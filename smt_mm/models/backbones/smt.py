@@ -105,7 +105,7 @@ class _GeluLinear(torch.autograd.Function):
         x, weight = ctx.saved_tensors
         grad_x = grad_weight = grad_bias = None
         if ctx.needs_input_grad[0]:
-            grad_x = torch.ops.aten.gelu_backward(grad.matmul(weight), x)
+            grad_x = _gelu_backward_(grad.matmul(weight), x)
         if ctx.needs_input_grad[1]:
             grad_weight = grad.flatten(0, -2).t().matmul(F.gelu(x).flatten(0, -2))
         if ctx.has_bias and ctx.needs_input_grad[2]:
@@ -132,7 +132,7 @@ class _DWConvGeluLinear(torch.autograd.Function):
     ) -> Tensor:
         ctx.save_for_backward(x, kernel, conv_bias, weight)
         ctx.has_bias = bias is not None
-        return F.linear(F.gelu(_depthwise(x, kernel, conv_bias).permute(0, 2, 3, 1)), weight, bias)
+        return F.linear(_gelu_(_depthwise(x, kernel, conv_bias).permute(0, 2, 3, 1)), weight, bias)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -141,11 +141,11 @@ class _DWConvGeluLinear(torch.autograd.Function):
         hidden = _depthwise(x, kernel, conv_bias).permute(0, 2, 3, 1)
         grad_rows = grad.flatten(0, -2)
         grad_weight = grad_bias = None
-        if ctx.needs_input_grad[3]:
-            grad_weight = grad_rows.t().matmul(F.gelu(hidden).flatten(0, -2))
+        grad_hidden = _gelu_backward_(grad.matmul(weight), hidden)
+        if ctx.needs_input_grad[3]:  # hidden is not needed any more: activate it in place
+            grad_weight = grad_rows.t().matmul(_gelu_(hidden).flatten(0, -2))
         if ctx.has_bias and ctx.needs_input_grad[4]:
             grad_bias = grad_rows.sum(0)
-        grad_hidden = torch.ops.aten.gelu_backward(grad.matmul(weight), hidden)
         grad_x, grad_kernel, grad_conv_bias = _depthwise_backward(
             grad_hidden.permute(0, 3, 1, 2),
             x,
@@ -216,6 +216,28 @@ def _large_depthwise(x: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor) 
     return _LargeDepthwise.apply(*_autocast(x, kernel, bias))
 
 
+def _gelu_(x: torch.Tensor) -> torch.Tensor:
+    """Exact GELU of a temporary map, in place.
+
+    Large maps on CPU are cheaper to overwrite than to allocate: a fresh output of more
+    than 32 MiB is a new ``mmap`` whose pages all fault on first write, which costs more
+    than the GELU itself.
+    """
+    return torch.ops.aten.gelu_(x)
+
+
+def _gelu_backward_(grad: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``gelu_backward(grad, x)`` written over ``grad`` (a temporary), see :func:`_gelu_`."""
+    return torch.ops.aten.gelu_backward.grad_input(grad, x, grad_input=grad)
+
+
+def _activate(act: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``act(x)`` for a temporary ``x``: GELU runs in place when no gradient is recorded."""
+    if isinstance(act, nn.GELU) and not (torch.is_grad_enabled() and x.requires_grad):
+        return torch.ops.aten.gelu_(x, approximate=act.approximate)
+    return act(x)
+
+
 def _recompute_gelu(act: nn.Module) -> bool:
     """Whether the memory-lean GELU functions apply: exact GELU, gradients on."""
     return isinstance(act, nn.GELU) and act.approximate == 'none' and torch.is_grad_enabled()
@@ -231,10 +253,10 @@ def _autocast(*tensors: torch.Tensor | None) -> list[torch.Tensor | None]:
 
 
 def _act_linear(act: nn.Module, linear: nn.Conv2d | nn.Linear, x: torch.Tensor) -> torch.Tensor:
-    """``linear(act(x))`` on channels-last ``x``, memory-lean for the exact GELU."""
+    """``linear(act(x))`` on a temporary channels-last ``x``, memory-lean for the exact GELU."""
     weight, bias = linear.weight.flatten(1), linear.bias
     if not _recompute_gelu(act):
-        return F.linear(act(x), weight, bias)
+        return F.linear(_activate(act, x), weight, bias)
     return _GeluLinear.apply(*_autocast(x, weight, bias))
 
 
@@ -349,7 +371,7 @@ class DWConvFFN(BaseModule):
             args = _autocast(x, kernel, bias, self.fc2.weight, self.fc2.bias)
             return _DWConvGeluLinear.apply(*args)
         x = _depthwise(x, kernel, bias).permute(0, 2, 3, 1)
-        return self.fc2(self.act(x))
+        return self.fc2(_activate(self.act, x))
 
 
 class ScaleAwareModulation(BaseModule):
