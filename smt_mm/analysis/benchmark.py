@@ -327,6 +327,17 @@ def measure_gemm_peak(
     return 2 * size**3 / best
 
 
+#: Environment variables recorded with a run (besides glibc's ``MALLOC_*`` tunables).
+_TIMING_ENV = (
+    'OMP_NUM_THREADS',
+    'MKL_NUM_THREADS',
+    'THP_MEM_ALLOC_ENABLE',
+    'LD_PRELOAD',
+    'GLIBC_TUNABLES',
+    'PYTORCH_CUDA_ALLOC_CONF',
+)
+
+
 def machine_info(device: str = 'cpu') -> dict[str, Any]:
     """Describes the machine and software a run measures.
 
@@ -335,7 +346,8 @@ def machine_info(device: str = 'cpu') -> dict[str, Any]:
 
     Returns:
         dict: CPU model, logical cores, torch threads, load average, memory, library
-        versions, the smt_mm git revision and, for CUDA, the GPU's name.
+        versions, the smt_mm git revision, the allocator and thread settings of the
+        environment (``env``) and, for CUDA, the GPU's name.
     """
     import mmengine
 
@@ -378,6 +390,10 @@ def machine_info(device: str = 'cpu') -> dict[str, Any]:
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         info['smt_mm_git'] = None
+    # Settings that change CPU timings a lot (allocator, threads): recorded when set.
+    info['env'] = {
+        k: v for k, v in os.environ.items() if k in _TIMING_ENV or k.startswith('MALLOC_')
+    }
     if device == 'cuda':
         info['gpu'] = torch.cuda.get_device_name()
         info['cuda'] = torch.version.cuda
@@ -910,21 +926,21 @@ def format_markdown(report: dict[str, Any]) -> str:
     machine, settings = report['machine'], report['settings']
     memory_kind = 'CUDA max allocated' if settings['device'] == 'cuda' else 'peak RSS'
     device = machine.get('gpu', machine['cpu']) if settings['device'] == 'cuda' else machine['cpu']
+    env = ''.join(f'{k}={v}, ' for k, v in machine.get('env', {}).items())
+    rounds = settings.get('rounds', 1)
+    timing = f'{settings["warmup"]} warm-up + {settings["repeats"]} timed runs'
+    if rounds > 1:
+        timing += (
+            f' in each of {rounds} rounds (cases in turn; a ratio range spans its lowest and '
+            'highest round)'
+        )
     lines = [
         f'Machine: {device}, {machine["logical_cores"]} logical cores, '
         f'{machine["torch_threads"]} torch threads, torch {machine["torch"]}, '
-        f'smt_mm {machine.get("smt_mm_git")}, '
+        f'smt_mm {machine.get("smt_mm_git")}, {env}'
         f'load average {machine["load_average"][0]} at start / '
         f'{machine.get("load_average_end", ["?"])[0]} at end. '
-        f'Device {settings["device"]}, {settings["amp"] or "fp32"}, '
-        f'{settings["warmup"]} warm-up + {settings["repeats"]} timed runs'
-        + (
-            f' in each of {settings["rounds"]} rounds (cases in turn; ratio ranges are the '
-            'lowest and highest round)'
-            if settings.get('rounds', 1) > 1
-            else ''
-        )
-        + ', '
+        f'Device {settings["device"]}, {settings["amp"] or "fp32"}, {timing}, '
         f'measured fp32 GEMM peak {report["gemm_peak_flops"] / 1e9:.1f} GFLOP/s.',
         '',
         '| case | size | params (M) | GMac | inference s, median (min-max) | img/s '

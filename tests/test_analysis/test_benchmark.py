@@ -115,7 +115,9 @@ def test_case_runs_in_a_fresh_process():
         assert record[phase]['peak_memory_gb'] >= record['memory_base_gb'] > 0
 
 
-def test_rounds_pool_the_timed_runs_and_list_each_rounds_ratio():
+def test_rounds_pool_the_timed_runs_and_list_each_rounds_ratio(monkeypatch):
+    monkeypatch.setenv('MALLOC_ARENA_MAX', '2')  # allocator settings are recorded
+    monkeypatch.delenv('THP_MEM_ALLOC_ENABLE', raising=False)
     cases = bench.make_cases(['smt-t', 'swin-t'], [], [(32, 32, 1)], [('smt-t', 'swin-t')])
     settings = bench.BenchmarkSettings(
         warmup=0, repeats=2, rounds=3, threads=1, isolate=False, gemm_size=64
@@ -139,8 +141,12 @@ def test_rounds_pool_the_timed_runs_and_list_each_rounds_ratio():
         assert len(ratio[f'{name}_rounds']) == 3
     per_round = ratio['train_time_rounds']
     assert min(per_round) > 0
-    row = next(line for line in bench.format_markdown(report).splitlines() if '/ swin-t' in line)
+    markdown = bench.format_markdown(report)
+    row = next(line for line in markdown.splitlines() if '/ swin-t' in line)
     assert f'({min(per_round):.2f}-{max(per_round):.2f})' in row
+    assert report['machine']['env']['MALLOC_ARENA_MAX'] == '2'
+    assert 'THP_MEM_ALLOC_ENABLE' not in report['machine']['env']
+    assert 'MALLOC_ARENA_MAX=2, ' in markdown and 'in each of 3 rounds' in markdown
     with pytest.raises(ValueError, match='rounds'):
         bench.BenchmarkSettings(rounds=0)
 
