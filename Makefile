@@ -28,7 +28,7 @@ demo-seg: $(STAMP)  ## segmentation demo: toy data, SMT-T UPerNet trained on CPU
 	$(PY) tools/demo_seg.py
 
 benchmark: $(STAMP)  ## SMT vs Swin speed, memory and MACs side by side (docs/benchmarks.md)
-	$(PY) tools/analysis/benchmark.py --out-dir work_dirs/benchmark --plot
+	$(PY) tools/analysis/benchmark.py --rounds 2 --out-dir work_dirs/benchmark --plot
 
 lint: $(STAMP)  ## ruff (lint, imports, format), codespell, docstring coverage, mypy
 	$(VENV)/bin/ruff check .
