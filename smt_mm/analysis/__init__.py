@@ -27,6 +27,7 @@ from .compare import (
 )
 from .complexity import Complexity, complexity_markdown, config_complexity, model_complexity
 from .paper import CLAIMS, Claim, PaperModel, load_model_index, results_markdown
+from .paths import PLAIN_PATHS, compare_paths, plain_path
 
 __all__ = [
     'BACKBONES',
@@ -45,6 +46,9 @@ __all__ = [
     'save_report',
     'sdpa_flop_jit',
     'CLAIMS',
+    'PLAIN_PATHS',
+    'compare_paths',
+    'plain_path',
     'Claim',
     'ClaimCheck',
     'Complexity',
