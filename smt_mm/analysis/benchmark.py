@@ -23,6 +23,7 @@ maximum as the spread; CUDA timings synchronise the device around every run.
 
 from __future__ import annotations
 
+import argparse
 import copy
 import ctypes
 import gc
@@ -43,6 +44,23 @@ from typing import Any
 
 import torch
 from torch import nn
+
+
+def parse_size(text: str) -> tuple[int, int, int]:
+    """Parses a command line's ``HxW`` or ``HxWxBATCH`` into ``(height, width, batch)``.
+
+    Args:
+        text (str): E.g. ``'800x1344x2'``; batch 1 when left out.
+
+    Returns:
+        tuple[int, int, int]: Height, width and batch.
+    """
+    parts = [int(p) for p in text.lower().split('x')]
+    if len(parts) == 2:
+        parts.append(1)
+    if len(parts) != 3 or min(parts) < 1:
+        raise argparse.ArgumentTypeError(f'size must be HxW or HxWxBATCH, got {text!r}')
+    return parts[0], parts[1], parts[2]
 
 
 def _swin(embed_dims: int, depths: tuple[int, ...], num_heads: tuple[int, ...]) -> dict:

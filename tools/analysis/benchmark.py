@@ -16,15 +16,7 @@ import sys
 from pathlib import Path
 
 from smt_mm.analysis import benchmark as bench
-
-
-def parse_size(text: str) -> tuple[int, int, int]:
-    parts = [int(p) for p in text.lower().split('x')]
-    if len(parts) == 2:
-        parts.append(1)
-    if len(parts) != 3 or min(parts) < 1:
-        raise argparse.ArgumentTypeError(f'size must be HxW or HxWxBATCH, got {text!r}')
-    return parts[0], parts[1], parts[2]
+from smt_mm.analysis.benchmark import parse_size
 
 
 def parse_pair(text: str) -> tuple[str, str]:
