@@ -836,8 +836,8 @@ def run_benchmark(
                 log('    ' + _summary_line(record))
         rounds.append(records)
     gemm_peak = statistics.median(gemm_peaks)
-    results = [_merge_rounds(list(records)) for records in zip(*rounds, strict=False)]
-    for case, record in zip(cases, results, strict=False):
+    results = [_merge_rounds(list(records)) for records in zip(*rounds, strict=True)]
+    for case, record in zip(cases, results, strict=True):
         if case.compile and settings.flops:
             record['macs'] = next(
                 (r.get('macs') for r in results if r['name'] == case.name[: -len(' +compile')]),

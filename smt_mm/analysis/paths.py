@@ -29,6 +29,11 @@ PLAIN_PATHS: dict[str, dict[str, Callable[..., Any]]] = {
 }
 
 
+def _check_path(name: str) -> None:
+    if name not in PLAIN_PATHS:
+        raise ValueError(f'unknown path {name!r}; known paths: {", ".join(PLAIN_PATHS)}')
+
+
 @contextmanager
 def plain_path(name: str) -> Iterator[None]:
     """Runs SMT with the plain-PyTorch equivalent of path ``name`` inside the context.
@@ -36,8 +41,7 @@ def plain_path(name: str) -> Iterator[None]:
     Args:
         name (str): A key of :data:`PLAIN_PATHS`.
     """
-    if name not in PLAIN_PATHS:
-        raise ValueError(f'unknown path {name!r}; known paths: {", ".join(PLAIN_PATHS)}')
+    _check_path(name)
     saved = {attr: getattr(smt_module, attr) for attr in PLAIN_PATHS[name]}
     try:
         for attr, plain in PLAIN_PATHS[name].items():
@@ -81,9 +85,8 @@ def compare_paths(
     """
     if steps < 1:
         raise ValueError(f'steps must be >= 1, got {steps}')
-    for name in paths:
-        if name not in PLAIN_PATHS:
-            raise ValueError(f'unknown path {name!r}; known paths: {", ".join(PLAIN_PATHS)}')
+    for name in paths:  # before any model is built
+        _check_path(name)
     torch.manual_seed(seed)
     model = smt_module.SMT(arch, out_indices=(0, 1, 2, 3), drop_path_rate=0.0)
     model.train(train)

@@ -216,14 +216,14 @@ def _large_depthwise(x: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor) 
     return _LargeDepthwise.apply(*_autocast(x, kernel, bias))
 
 
-def _gelu_(x: torch.Tensor) -> torch.Tensor:
-    """Exact GELU of a temporary map, in place.
+def _gelu_(x: torch.Tensor, approximate: str = 'none') -> torch.Tensor:
+    """GELU of a temporary map, in place.
 
     Large maps on CPU are cheaper to overwrite than to allocate: a fresh output of more
     than 32 MiB is a new ``mmap`` whose pages all fault on first write, which costs more
     than the GELU itself.
     """
-    return torch.ops.aten.gelu_(x)
+    return torch.ops.aten.gelu_(x, approximate=approximate)
 
 
 def _gelu_backward_(grad: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -234,7 +234,7 @@ def _gelu_backward_(grad: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 def _activate(act: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """``act(x)`` for a temporary ``x``: GELU runs in place when no gradient is recorded."""
     if isinstance(act, nn.GELU) and not (torch.is_grad_enabled() and x.requires_grad):
-        return torch.ops.aten.gelu_(x, approximate=act.approximate)
+        return _gelu_(x, act.approximate)
     return act(x)
 
 
