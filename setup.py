@@ -5,6 +5,8 @@ import os.path as osp
 from setuptools import find_packages, setup
 
 HERE = osp.dirname(osp.abspath(__file__))
+#: One extra per OpenMMLab toolbox; the core (torch, mmengine, mmcv) serves the backbone alone.
+TOOLBOX_EXTRAS = ('det.txt', 'seg.txt', 'cls.txt')
 
 
 def read_requirements(name: str) -> list[str]:
@@ -33,9 +35,12 @@ setup(
     packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'tools')),
     install_requires=read_requirements('runtime.txt'),
     extras_require={
+        'det': read_requirements('det.txt'),
+        'seg': read_requirements('seg.txt'),
+        'cls': read_requirements('cls.txt'),
+        'all': [req for name in TOOLBOX_EXTRAS for req in read_requirements(name)],
         'tests': read_requirements('tests.txt'),
         'lint': read_requirements('lint.txt'),
-        'all': read_requirements('tests.txt') + read_requirements('lint.txt'),
     },
     zip_safe=False,
 )

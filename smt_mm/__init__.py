@@ -3,7 +3,8 @@
 Importing the package (``custom_imports=dict(imports=['smt_mm'])`` in a config) checks the
 OpenMMLab stack, makes mmengine load checkpoints safely on torch >= 2.6 and registers the SMT
 backbone in mmengine's root ``MODELS`` registry, so that ``type='SMT'`` builds inside mmdet,
-mmseg and mmpretrain configs alike.
+mmseg and mmpretrain configs alike. Only torch, mmengine and mmcv are needed; what serves one
+toolbox (mmseg's checked IoU metric) is registered when that toolbox is installed.
 """
 
 from .utils.compat import check_stack, stack_summary

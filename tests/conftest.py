@@ -1,3 +1,39 @@
-"""Shared pytest set-up: importing smt_mm registers the backbone and the safe loader."""
+"""Shared pytest set-up: the repository root and a loader for the command-line tools.
+
+Importing smt_mm here registers the backbone and the safe checkpoint loader for every test.
+Test modules that need the root at import time (to list configs for ``parametrize``) import
+:data:`REPO_ROOT` from here; tests use the ``repo_root`` and ``load_tool`` fixtures.
+"""
+
+import importlib.util
+import os.path as osp
+from types import ModuleType
+
+import pytest
 
 import smt_mm  # noqa: F401
+
+#: The repository root (``configs/``, ``tools/``, ``tests/``).
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def load_tool(path: str) -> ModuleType:
+    """Import a script of ``tools/`` as a module, e.g. ``load_tool('tools/test.py')``."""
+    name = 'tool_' + osp.splitext(path)[0].replace('/', '_')
+    spec = importlib.util.spec_from_file_location(name, osp.join(REPO_ROOT, path))
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(name='repo_root')
+def fixture_repo_root() -> str:
+    """The repository root."""
+    return REPO_ROOT
+
+
+@pytest.fixture(name='load_tool')
+def fixture_load_tool():
+    """:func:`load_tool`: a script of ``tools/`` imported as a module."""
+    return load_tool

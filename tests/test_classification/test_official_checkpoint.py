@@ -1,7 +1,7 @@
 """Official SMT classification files load with their head into the classification configs.
 
 The official computation is the plain reference implementation with the official key layout
-(``tests/test_models/smt_reference.py``): on random weights, the converted classifier's logits
+(``tests/smt_reference.py``): on random weights, the converted classifier's logits
 must equal the reference's to fp32 rounding, both model-level and through ``tools/test.py``.
 """
 
@@ -17,13 +17,13 @@ from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.registry import MODELS, init_default_scope
 
+from smt_reference import RefSMT, randomize_
+
 from smt_mm.engine import SMTCheckpointHook
 from smt_mm.toydata import generate_imagenet
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG_DIR = osp.join(ROOT, 'configs', 'classification')
-sys.path.insert(0, osp.join(ROOT, 'tests', 'test_models'))
-from smt_reference import RefSMT, randomize_  # noqa: E402
 
 # Forward differences of float32 models of this depth stay far below this; a wrong key mapping,
 # a missing layer scale or a head on the wrong features gives differences of order 1.

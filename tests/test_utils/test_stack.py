@@ -1,11 +1,14 @@
 """The OpenMMLab stack: every toolbox imports, mmcv's compiled ops run, versions are checked."""
 
 import importlib
+import subprocess
+import sys
 
 import pytest
 import torch
 
-from smt_mm.utils import SUPPORTED_VERSIONS, StackVersionError, check_stack, stack_summary
+from smt_mm.utils import SUPPORTED_VERSIONS, StackVersionError, check_stack, compat, stack_summary
+from smt_mm.utils.compat import TOOLBOXES
 
 
 @pytest.mark.parametrize(
@@ -63,11 +66,71 @@ def test_version_check_names_package_version_range_and_fix():
     versions = {name: low for name, (low, _) in SUPPORTED_VERSIONS.items()}
     check_stack(versions)
     versions['mmcv'] = '2.2.0'
-    versions['mmpretrain'] = None
+    versions['mmengine'] = None
+    versions['mmsegmentation'] = '0.30.0'
     with pytest.raises(StackVersionError) as err:
         check_stack(versions)
     message = str(err.value)
     assert 'mmcv: found 2.2.0, supported >=2.0.0,<2.2.0' in message
     assert 'pip install "mmcv>=2.0.0,<2.2.0"' in message
-    assert 'mmpretrain: found nothing (not installed)' in message
+    assert 'mmengine: found nothing (not installed)' in message
+    assert 'mmsegmentation: found 0.30.0, supported >=1.0.0,<1.3.0' in message
     assert 'mmdet' not in message
+
+
+def test_version_check_skips_toolboxes_that_are_not_installed():
+    versions = {name: low for name, (low, _) in SUPPORTED_VERSIONS.items()}
+    check_stack({**versions, **dict.fromkeys(TOOLBOXES)})
+
+
+#: Runs in a fresh interpreter with the toolboxes of HIDDEN made unimportable.
+HIDDEN_TOOLBOX_SCRIPT = """
+import sys
+for name in {hidden!r}:
+    sys.modules[name] = None  # `import name` now fails as if it were not installed
+from mmengine.config import Config
+from mmengine.registry import METRICS, MODELS
+
+cfg = Config(dict(custom_imports=dict(imports=['smt_mm'], allow_failed_imports=False)))
+import smt_mm
+assert smt_mm.stack_summary()
+model = MODELS.build(dict(type='SMT', arch='tiny', out_indices=(3,)))
+for scope in {available!r}:
+    registry = __import__(scope + '.registry', fromlist=['MODELS'])
+    assert type(registry.MODELS.build(dict(type='SMT'))) is type(model), scope
+assert ('CheckedIoUMetric' in METRICS) == ('mmseg' in {available!r})
+assert not {hidden!r} or all(sys.modules[name] is None for name in {hidden!r})
+print('ok')
+"""
+
+
+@pytest.mark.parametrize(
+    'hidden', [('mmdet',), ('mmseg',), ('mmpretrain',), ('mmdet', 'mmseg', 'mmpretrain')]
+)
+def test_import_works_without_each_toolbox(hidden):
+    available = [m for m, _ in TOOLBOXES.values() if m not in hidden]
+    script = HIDDEN_TOOLBOX_SCRIPT.format(hidden=list(hidden), available=available)
+    result = subprocess.run(
+        [sys.executable, '-c', script], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().endswith('ok')
+
+
+def test_a_toolbox_that_is_installed_but_broken_is_an_error(monkeypatch):
+    def fail(name):
+        raise ModuleNotFoundError("No module named 'ftfy'", name='ftfy')
+
+    monkeypatch.setattr(compat.importlib, 'import_module', fail)
+    with pytest.raises(
+        ImportError,
+        match=r'mmsegmentation is installed but does not import.*'
+        r'smt_mm\[seg\]',
+    ):
+        compat.toolbox_available('mmsegmentation')
+    monkeypatch.setattr(
+        compat.importlib,
+        'import_module',
+        lambda name: (_ for _ in ()).throw(ModuleNotFoundError('gone', name=name)),
+    )
+    assert not compat.toolbox_available('mmdet')

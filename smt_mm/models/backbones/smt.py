@@ -8,20 +8,23 @@ One implementation serves classification (mmpretrain), detection (mmdet) and seg
 checkpoints (see :func:`smt_mm.models.utils.convert_official_smt`). Deliberate differences
 from the official code:
 
+* Two paths compute the same function with the same weights: the plain path
+  (``fused=False``) is written with the paper's layers; the default fused path replaces some
+  of them by the faster, memory-lean operations of :mod:`smt_mm.models.backbones.smt_ops`
+  (listed below). Each module's ``forward`` shows both.
 * Inside a stage, activations stay channels-last ``(B, H, W, C)``: Linear layers and
   LayerNorms act on the last dimension and the depthwise convolutions see a channels-last
   strided NCHW view, so no layout copy is made between token and image layouts.
 * The global attention of the MSA mixer runs through
   :func:`torch.nn.functional.scaled_dot_product_attention` (fused, memory-efficient
   backward) instead of materialising the attention matrix.
-* The four per-head depthwise convolutions of SAM run as one depthwise convolution with
-  zero-padded 9 x 9 kernels on channels already interleaved by a row permutation of the
-  ``s`` projection (no split, concatenation or interleave copies); ``h + dwconv(h)`` in
-  the FFN is one depthwise convolution (kernel centre + 1); BatchNorm in eval mode is
-  folded into the preceding convolution. FLOP counters therefore see the 9 x 9 kernels.
-* In training, ``linear(gelu(.))`` and the FFN's ``linear(gelu(dwconv(.)))`` keep only
-  their input for the backward pass and recompute the cheap elementwise parts (about a
-  third less activation memory). The weights and their names are untouched by all this.
+* Fused path: the four per-head depthwise convolutions of SAM run as one depthwise
+  convolution with zero-padded 9 x 9 kernels on channels already interleaved by a row
+  permutation of the ``s`` projection; ``h + dwconv(h)`` in the FFN is one depthwise
+  convolution (kernel centre + 1); BatchNorm in eval mode is folded into the preceding
+  convolution (FLOP counters see the 9 x 9 kernels). In training, ``linear(gelu(.))`` and the
+  FFN's ``linear(gelu(dwconv(.)))`` keep only their input for the backward pass and recompute
+  the cheap elementwise parts (about a third less activation memory).
 * The detection and segmentation copies of the official backbone use ``nn.Dropout`` where
   stochastic depth is meant and drop layer scale; here there is one backbone with real
   :class:`~mmcv.cnn.bricks.DropPath` and layer scale for every task.
@@ -32,7 +35,7 @@ from the official code:
 import math
 import os.path as osp
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -43,10 +46,11 @@ from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 from mmengine.runner import CheckpointLoader
 from mmengine.utils import is_seq_of
-from torch import Tensor, nn
+from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..utils.ckpt_convert import convert_official_smt
+from . import smt_ops
 
 ConfigType = dict
 OptMultiConfig = dict | list[dict] | None
@@ -62,202 +66,6 @@ def _mixer_type(stage: int, index: int) -> str:
     if stage == 2:
         return SAM if index % 2 == 0 else MSA
     return MSA
-
-
-def _conv_bn(conv: nn.Conv2d, bn: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """``bn(conv(x))``, as one convolution when ``bn`` normalises with running statistics."""
-    if (
-        not isinstance(bn, _BatchNorm)
-        or bn.training
-        or not bn.track_running_stats
-        or conv.padding_mode != 'zeros'
-    ):
-        return bn(conv(x))
-    mean, var = bn.running_mean, bn.running_var
-    assert mean is not None and var is not None  # track_running_stats is on
-    scale = torch.rsqrt(var + bn.eps)
-    if bn.weight is not None:
-        scale = scale * bn.weight
-    bias = -mean if conv.bias is None else conv.bias - mean
-    bias = bias * scale
-    if bn.bias is not None:
-        bias = bias + bn.bias
-    weight = conv.weight * scale.view(-1, 1, 1, 1)
-    return F.conv2d(x, weight, bias, conv.stride, conv.padding, conv.dilation, conv.groups)
-
-
-class _GeluLinear(torch.autograd.Function):
-    """``linear(gelu(x))`` that keeps only ``x`` for the backward pass and recomputes the GELU.
-
-    Saves the activation map that ``linear`` would otherwise keep (the largest tensors of the
-    FFN and of the SAM aggregation) at the cost of one elementwise GELU in the backward pass.
-    """
-
-    @staticmethod
-    def forward(ctx: Any, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-        ctx.save_for_backward(x, weight)
-        ctx.has_bias = bias is not None
-        return F.linear(F.gelu(x), weight, bias)
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
-        x, weight = ctx.saved_tensors
-        grad_x = grad_weight = grad_bias = None
-        if ctx.needs_input_grad[0]:
-            grad_x = _gelu_backward_(grad.matmul(weight), x)
-        if ctx.needs_input_grad[1]:
-            grad_weight = grad.flatten(0, -2).t().matmul(F.gelu(x).flatten(0, -2))
-        if ctx.has_bias and ctx.needs_input_grad[2]:
-            grad_bias = grad.flatten(0, -2).sum(0)
-        return grad_x, grad_weight, grad_bias
-
-
-class _DWConvGeluLinear(torch.autograd.Function):
-    """``linear(gelu(dwconv(x)))`` that keeps only ``x`` for the backward pass.
-
-    The depthwise convolution and the GELU are recomputed in the backward pass, so neither
-    of the two hidden-width maps of the FFN is kept alive between forward and backward.
-    ``x`` is an NCHW view of a channels-last map; the result is channels-last.
-    """
-
-    @staticmethod
-    def forward(
-        ctx: Any,
-        x: Tensor,
-        kernel: Tensor,
-        conv_bias: Tensor | None,
-        weight: Tensor,
-        bias: Tensor | None,
-    ) -> Tensor:
-        ctx.save_for_backward(x, kernel, conv_bias, weight)
-        ctx.has_bias = bias is not None
-        return F.linear(_gelu_(_depthwise(x, kernel, conv_bias).permute(0, 2, 3, 1)), weight, bias)
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
-        x, kernel, conv_bias, weight = ctx.saved_tensors
-        hidden = _depthwise(x, kernel, conv_bias).permute(0, 2, 3, 1)
-        grad_rows = grad.flatten(0, -2)
-        grad_weight = grad_bias = None
-        grad_hidden = _gelu_backward_(grad.matmul(weight), hidden)
-        if ctx.needs_input_grad[3]:  # hidden is not needed any more: activate it in place
-            grad_weight = grad_rows.t().matmul(_gelu_(hidden).flatten(0, -2))
-        if ctx.has_bias and ctx.needs_input_grad[4]:
-            grad_bias = grad_rows.sum(0)
-        grad_x, grad_kernel, grad_conv_bias = _depthwise_backward(
-            grad_hidden.permute(0, 3, 1, 2),
-            x,
-            kernel,
-            [*ctx.needs_input_grad[:2], conv_bias is not None and ctx.needs_input_grad[2]],
-        )
-        return grad_x, grad_kernel, grad_conv_bias, grad_weight, grad_bias
-
-
-class _LargeDepthwise(torch.autograd.Function):
-    """Depthwise convolution (stride 1, 'same' padding) with a faster kernel gradient on CPU.
-
-    For large kernels (SAM's fused 9 x 9) ATen's depthwise weight gradient on CPU is several
-    times slower than the forward pass. The same sums come out of an ordinary convolution, one
-    image at a time: image ``b`` of the padded input, as ``C`` one-channel maps, convolved
-    (``groups=C``) with the ``C`` output-gradient maps of that image as kernels gives the
-    ``k x k`` kernel gradient of every channel. The input gradient is ATen's.
-    """
-
-    @staticmethod
-    def forward(ctx: Any, x: Tensor, kernel: Tensor, bias: Tensor | None) -> Tensor:
-        ctx.save_for_backward(x, kernel)
-        ctx.has_bias = bias is not None
-        return _depthwise(x, kernel, bias)
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
-        x, kernel = ctx.saved_tensors
-        channels, _, size, _ = kernel.shape
-        pad = size // 2
-        grad_x = grad_kernel = grad_bias = None
-        if ctx.needs_input_grad[0]:
-            grad_x = _depthwise_backward(grad, x, kernel, [True, False, False])[0]
-        if ctx.needs_input_grad[1]:
-            grad_kernel = torch.zeros_like(kernel)
-            for b in range(x.shape[0]):
-                image = F.pad(x[b].unsqueeze(1), [pad] * 4).contiguous()  # (C, 1, H', W')
-                kernels = grad[b].unsqueeze(1).contiguous()  # (C, 1, H, W)
-                grad_kernel += F.conv2d(
-                    image.view(1, channels, *image.shape[-2:]), kernels, groups=channels
-                ).view_as(kernel)
-        if ctx.has_bias and ctx.needs_input_grad[2]:
-            grad_bias = grad.sum((0, 2, 3))
-        return grad_x, grad_kernel, grad_bias
-
-
-def _depthwise(x: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    """Depthwise convolution with 'same' padding and stride 1."""
-    return F.conv2d(x, kernel, bias, padding=kernel.shape[-1] // 2, groups=kernel.shape[0])
-
-
-def _depthwise_backward(
-    grad: torch.Tensor, x: torch.Tensor, kernel: torch.Tensor, output_mask: list[bool]
-) -> tuple[torch.Tensor | None, ...]:
-    """ATen's gradients of :func:`_depthwise` (input, kernel, bias) where ``output_mask`` asks."""
-    channels, padding = kernel.shape[0], kernel.shape[-1] // 2
-    return torch.ops.aten.convolution_backward(
-        grad, x, kernel, [channels] if output_mask[2] else None, [1, 1], [padding, padding],
-        [1, 1], False, [0, 0], channels, output_mask,
-    )  # fmt: skip
-
-
-def _large_depthwise(x: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """Depthwise 'same' convolution; on CPU with gradients, through :class:`_LargeDepthwise`."""
-    if x.device.type != 'cpu' or not torch.is_grad_enabled() or kernel.shape[-1] < 7:
-        return _depthwise(x, kernel, bias)
-    return _LargeDepthwise.apply(*_autocast(x, kernel, bias))
-
-
-def _gelu_(x: torch.Tensor, approximate: str = 'none') -> torch.Tensor:
-    """GELU of a temporary map, in place.
-
-    Large maps on CPU are cheaper to overwrite than to allocate: a fresh output of more
-    than 32 MiB is a new ``mmap`` whose pages all fault on first write, which costs more
-    than the GELU itself.
-    """
-    return torch.ops.aten.gelu_(x, approximate=approximate)
-
-
-def _gelu_backward_(grad: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """``gelu_backward(grad, x)`` written over ``grad`` (a temporary), see :func:`_gelu_`."""
-    return torch.ops.aten.gelu_backward.grad_input(grad, x, grad_input=grad)
-
-
-def _activate(act: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """``act(x)`` for a temporary ``x``: GELU runs in place when no gradient is recorded."""
-    if isinstance(act, nn.GELU) and not (torch.is_grad_enabled() and x.requires_grad):
-        return _gelu_(x, act.approximate)
-    return act(x)
-
-
-def _recompute_gelu(act: nn.Module) -> bool:
-    """Whether the memory-lean GELU functions apply: exact GELU, gradients on."""
-    return isinstance(act, nn.GELU) and act.approximate == 'none' and torch.is_grad_enabled()
-
-
-def _autocast(*tensors: torch.Tensor | None) -> list[torch.Tensor | None]:
-    """Cast tensors as autocast would, so that a custom Function's backward sees one dtype."""
-    device = next(t for t in tensors if t is not None).device.type
-    if not torch.is_autocast_enabled(device):
-        return list(tensors)
-    dtype = torch.get_autocast_dtype(device)
-    return [None if t is None else t.to(dtype) for t in tensors]
-
-
-def _act_linear(act: nn.Module, linear: nn.Conv2d | nn.Linear, x: torch.Tensor) -> torch.Tensor:
-    """``linear(act(x))`` on a temporary channels-last ``x``, memory-lean for the exact GELU."""
-    weight, bias = linear.weight.flatten(1), linear.bias
-    if not _recompute_gelu(act):
-        return F.linear(_activate(act, x), weight, bias)
-    return _GeluLinear.apply(*_autocast(x, weight, bias))
 
 
 class SMTStem(BaseModule):
@@ -289,6 +97,7 @@ class SMTStem(BaseModule):
         self.act = nn.ReLU(inplace=True)
         self.conv2 = nn.Conv2d(embed_dims, embed_dims, 2, 2)
         self.norm = nn.LayerNorm(embed_dims, eps=1e-5)
+        self.fused = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Embed an NCHW image into a channels-last map.
@@ -300,7 +109,11 @@ class SMTStem(BaseModule):
             torch.Tensor: Channels-last features ``(B, H / 4, W / 4, C)``.
         """
         x = x.contiguous(memory_format=torch.channels_last)
-        x = self.conv2(self.act(_conv_bn(self.conv1, self.bn, x)))
+        if self.fused:  # bn(conv1(x)), with an eval-mode BN folded into conv1
+            x = smt_ops.conv_bn(self.conv1, self.bn, x)
+        else:
+            x = self.bn(self.conv1(x))
+        x = self.conv2(self.act(x))
         return self.norm(x.permute(0, 2, 3, 1))
 
 
@@ -353,6 +166,7 @@ class DWConvFFN(BaseModule):
         self.dwconv = nn.Conv2d(hidden_dims, hidden_dims, 3, padding=1, groups=hidden_dims)
         self.act = build_activation_layer(act_cfg)
         self.fc2 = nn.Linear(hidden_dims, embed_dims)
+        self.fused = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Apply the FFN to a channels-last map.
@@ -363,15 +177,12 @@ class DWConvFFN(BaseModule):
         Returns:
             torch.Tensor: ``(B, H, W, C)``.
         """
-        x = self.fc1(x).permute(0, 3, 1, 2)
-        # h + dwconv(h) is one depthwise conv whose kernel centre is incremented by 1.
-        weight, bias = self.dwconv.weight, self.dwconv.bias
-        kernel = weight + F.pad(torch.ones_like(weight[..., :1, :1]), (1, 1, 1, 1))
-        if _recompute_gelu(self.act):
-            args = _autocast(x, kernel, bias, self.fc2.weight, self.fc2.bias)
-            return _DWConvGeluLinear.apply(*args)
-        x = _depthwise(x, kernel, bias).permute(0, 2, 3, 1)
-        return self.fc2(_activate(self.act, x))
+        h = self.fc1(x)
+        if self.fused:  # the lines below as one convolution, hidden maps recomputed in backward
+            return smt_ops.dwconv_residual_act_linear(h, self.dwconv, self.act, self.fc2)
+        h = h.permute(0, 3, 1, 2)
+        h = h + self.dwconv(h)
+        return self.fc2(self.act(h.permute(0, 2, 3, 1)))
 
 
 class ScaleAwareModulation(BaseModule):
@@ -418,6 +229,7 @@ class ScaleAwareModulation(BaseModule):
         self.act = build_activation_layer(act_cfg)
         self.proj1 = nn.Conv2d(embed_dims * expand_ratio, embed_dims, 1)
         self.proj = nn.Linear(embed_dims, embed_dims)
+        self.fused = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Modulate a channels-last map.
@@ -428,27 +240,20 @@ class ScaleAwareModulation(BaseModule):
         Returns:
             torch.Tensor: ``(B, H, W, C)``.
         """
-        c = x.shape[-1]
         v = self.v(x)
-        # Reorder the rows of ``s`` so that its output is already interleaved (channel
-        # k * num_heads + i is channel k of head i): the grouped proj0 then applies directly.
-        # The per-head kernels become one depthwise conv of the largest kernel size with
-        # zero-padded smaller kernels, so MHMC is a single conv on a channels-last map.
-        interleave = (self.num_heads, c // self.num_heads)
-        s_weight = self.s.weight.view(*interleave, c).transpose(0, 1).reshape(c, c)
-        s_bias = None if self.s.bias is None else self.s.bias.view(interleave).t().reshape(c)
-        s = F.linear(x, s_weight, s_bias).permute(0, 3, 1, 2)
-        convs = cast(list[nn.Conv2d], list(self.local_convs))
-        max_size = convs[-1].kernel_size[0]
-        kernel = torch.stack(
-            [F.pad(conv.weight, [(max_size - conv.kernel_size[0]) // 2] * 4) for conv in convs],
-            dim=1,
-        ).reshape(c, 1, max_size, max_size)
-        bias = torch.stack([cast(torch.Tensor, conv.bias) for conv in convs], dim=1).reshape(c)
-        s = _large_depthwise(s, kernel, bias)
-        s = _conv_bn(self.proj0, self.bn, s).permute(0, 2, 3, 1)
-        s = _act_linear(self.act, self.proj1, s)
-        return self.proj(s * v)
+        if self.fused:  # the plain lines below as one conv, a folded BN and a lean GELU
+            s = smt_ops.mhmc_interleaved(x, self.s, self.local_convs)
+            s = smt_ops.conv_bn(self.proj0, self.bn, s).permute(0, 2, 3, 1)
+            s = smt_ops.act_linear(self.act, self.proj1, s)
+            return self.proj(s * v)
+        # MHMC: head i of s gets a depthwise conv of kernel 3 + 2i ...
+        heads = self.s(x).permute(0, 3, 1, 2).chunk(self.num_heads, dim=1)
+        per_head = [conv(head) for conv, head in zip(self.local_convs, heads, strict=True)]
+        # ... and the heads are interleaved: channel k * num_heads + i is channel k of head i.
+        s = torch.stack(per_head, dim=2).flatten(1, 2)
+        # SAA: grouped 1 x 1 conv (one group per interleaved channel set), BN, act, 1 x 1 conv.
+        s = self.proj1(self.act(self.bn(self.proj0(s))))
+        return self.proj(s.permute(0, 2, 3, 1) * v)
 
 
 class GlobalAttention(BaseModule):
@@ -617,6 +422,11 @@ class SMT(BaseModule):
             to ``dict(type='BN')``.
         act_cfg (dict): Activation of the mixers and FFNs. Defaults to
             ``dict(type='GELU')``.
+        fused (bool): Run the fused, memory-lean operations of :mod:`.smt_ops` (True) or the
+            plain PyTorch layers that read like the paper (False). Both compute the same
+            function with the same weights; use the plain path on hardware or exporters
+            where a fused operation misbehaves (e.g. TorchScript-based ONNX export). The
+            :attr:`fused` attribute switches a built model. Defaults to True.
         init_cfg (dict | list[dict], optional): Initialisation config. The default applies
             the official rules (truncated normal std 0.02 for Linear, ones/zeros for
             LayerNorm, and :meth:`init_weights` adds normal(0, sqrt(2 / fan_out)) for Conv2d).
@@ -695,6 +505,7 @@ class SMT(BaseModule):
         out_type: str = 'featmap',
         norm_cfg: ConfigType = dict(type='BN'),  # noqa: B006
         act_cfg: ConfigType = dict(type='GELU'),  # noqa: B006
+        fused: bool = True,
         init_cfg: OptMultiConfig = None,
     ) -> None:
         if init_cfg is None:
@@ -758,7 +569,27 @@ class SMT(BaseModule):
             self.stages.append(blocks)
             self.norms.append(nn.LayerNorm(dims, eps=1e-6))
 
+        self.fused = fused
         self._freeze_stages()
+
+    @property
+    def fused(self) -> bool:
+        """Whether the fused operations of :mod:`.smt_ops` run (True) or plain PyTorch (False).
+
+        Setting it switches every module of a built model; outputs and gradients agree to
+        float rounding either way.
+        """
+        return self._fused
+
+    @fused.setter
+    def fused(self, value: bool) -> None:
+        """Switch the model and all its modules to the fused (True) or plain (False) path."""
+        if not isinstance(value, bool):
+            raise TypeError(f'fused must be True or False, got {value!r}.')
+        self._fused = value
+        for module in self.modules():
+            if module is not self and hasattr(module, 'fused'):
+                module.fused = value
 
     @classmethod
     def _parse_arch(cls, arch: str | dict) -> dict:

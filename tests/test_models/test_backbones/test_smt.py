@@ -8,15 +8,8 @@ import torch.nn as nn
 from smt_reference import RefSMT, randomize_
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from smt_mm.models.backbones import SMT
-from smt_mm.models.backbones.smt import (
-    GlobalAttention,
-    ScaleAwareModulation,
-    _activate,
-    _DWConvGeluLinear,
-    _GeluLinear,
-    _LargeDepthwise,
-)
+from smt_mm.models.backbones import SMT, smt_ops
+from smt_mm.models.backbones.smt import GlobalAttention, ScaleAwareModulation
 from smt_mm.models.utils import convert_official_smt
 
 #: Official parameter counts (classification models, 1000-class head included).
@@ -47,11 +40,11 @@ def stage_sizes(h, w):
     return sizes
 
 
-def matched_pair(arch, layerscale=False, seed=0):
+def matched_pair(arch, layerscale=False, seed=0, fused=True):
     """A reference model with random weights and an SMT with the same weights, both in eval."""
     torch.manual_seed(seed)
     ref = randomize_(RefSMT(arch, layerscale=layerscale), torch.Generator().manual_seed(seed))
-    model = SMT(arch=arch, use_layerscale=layerscale)
+    model = SMT(arch=arch, use_layerscale=layerscale, fused=fused)
     model.load_state_dict(convert_official_smt(ref.state_dict()), strict=True)
     return ref.eval(), model.eval()
 
@@ -240,10 +233,11 @@ def test_default_init_follows_official_rules():
     assert proj0.weight.std().item() == pytest.approx(math.sqrt(2 / 8), rel=0.1)
 
 
+@pytest.mark.parametrize('fused', [True, False], ids=['fused', 'plain'])
 @pytest.mark.parametrize('arch', ['tiny', 'small', 'base', 'large'])
-def test_equivalence_with_reference(arch):
+def test_equivalence_with_reference(arch, fused):
     layerscale = arch == 'large'
-    ref, model = matched_pair(arch, layerscale=layerscale)
+    ref, model = matched_pair(arch, layerscale=layerscale, fused=fused)
     x = torch.randn(1, 3, 64, 96)
     with torch.no_grad():
         expected, outs = ref(x), model(x)
@@ -273,10 +267,11 @@ def test_equivalence_in_train_mode_odd_size_and_logits():
     assert (logits - expected_logits).abs().max().item() <= 1e-4
 
 
+@pytest.mark.parametrize('fused', [True, False], ids=['fused', 'plain'])
 @pytest.mark.parametrize('norm_eval', [False, True])
-def test_gradients_match_reference(norm_eval):
-    """The optimised paths (fused kernels, folded BN, recomputed GELU) have exact gradients."""
-    ref, model = matched_pair('tiny', layerscale=True, seed=2)
+def test_gradients_match_reference(norm_eval, fused):
+    """Both paths (fused: merged kernels, folded BN, recomputed GELU) have exact gradients."""
+    ref, model = matched_pair('tiny', layerscale=True, seed=2, fused=fused)
     model.norm_eval = norm_eval
     ref.train(), model.train()
     if norm_eval:
@@ -296,47 +291,9 @@ def test_gradients_match_reference(norm_eval):
         torch.testing.assert_close(params[key].grad, p.grad, atol=1e-6 * scale, rtol=1e-4, msg=name)
 
 
-def test_memory_lean_functions_pass_gradcheck():
-    gen = torch.Generator().manual_seed(0)
-
-    def rand(*shape):
-        return torch.randn(*shape, generator=gen, dtype=torch.double, requires_grad=True)
-
-    x = rand(1, 3, 4, 4)
-    assert torch.autograd.gradcheck(_GeluLinear.apply, (x, rand(3, 4), rand(3)))
-    assert torch.autograd.gradcheck(_GeluLinear.apply, (x, rand(3, 4), None))
-    x_nchw = x.permute(0, 3, 1, 2)  # channels-last strided, as in the FFN
-    args = (x_nchw, rand(4, 1, 3, 3), rand(4), rand(3, 4), rand(3))
-    assert torch.autograd.gradcheck(_DWConvGeluLinear.apply, args)
-    # a batch of two, channels-last strided, a 7 x 7 kernel on a map smaller than the kernel
-    x_cl = rand(2, 3, 5, 4).permute(0, 3, 1, 2)
-    assert torch.autograd.gradcheck(_LargeDepthwise.apply, (x_cl, rand(4, 1, 7, 7), rand(4)))
-    assert torch.autograd.gradcheck(_LargeDepthwise.apply, (x_cl, rand(4, 1, 7, 7), None))
-
-
-@pytest.mark.parametrize('approximate', ['none', 'tanh'])
-def test_activate_overwrites_temporaries_only_without_autograd(approximate):
-    act = nn.GELU(approximate=approximate)
-    x = torch.randn(2, 5, 5, 8)
-    expected = act(x)
-    with torch.no_grad():
-        y = x.clone()
-        out = _activate(act, y)
-    assert out.data_ptr() == y.data_ptr()  # in place: no new map
-    torch.testing.assert_close(out, expected, rtol=0, atol=0)
-    leaf = x.clone().requires_grad_()
-    out = _activate(act, leaf)  # recorded by autograd: out of place, differentiable
-    assert out.data_ptr() != leaf.data_ptr()
-    out.sum().backward()
-    assert torch.equal(leaf, x) and leaf.grad is not None
-    relu = nn.ReLU()
-    with torch.no_grad():  # other activations run as configured
-        y = -x.abs()
-        assert torch.equal(_activate(relu, y), torch.zeros_like(x)) and torch.equal(y, -x.abs())
-
-
-def test_bf16_autocast_forward_and_backward():
-    model = SMT(MINI_ARCH, use_layerscale=True).train()
+@pytest.mark.parametrize('fused', [True, False], ids=['fused', 'plain'])
+def test_bf16_autocast_forward_and_backward(fused):
+    model = SMT(MINI_ARCH, use_layerscale=True, fused=fused).train()
     with torch.autocast('cpu', dtype=torch.bfloat16):
         outs = model(torch.rand(2, 3, 64, 64))
     assert all(torch.isfinite(o).all() for o in outs)
@@ -344,6 +301,70 @@ def test_bf16_autocast_forward_and_backward():
     for name, p in model.named_parameters():
         assert p.grad is not None and p.grad.dtype == torch.float32, name
         assert torch.isfinite(p.grad).all(), name
+
+
+def _outputs_and_grads(model, x):
+    outs = model(x)
+    weights = [torch.linspace(-1, 1, o.numel()).view_as(o) for o in outs]
+    sum((o * w).sum() for o, w in zip(outs, weights, strict=True)).backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters()}
+    model.zero_grad(set_to_none=True)
+    return [o.detach() for o in outs], grads
+
+
+@pytest.mark.parametrize('train', [True, False], ids=['train', 'eval'])
+def test_fused_and_plain_paths_agree_on_outputs_and_gradients(train):
+    torch.manual_seed(0)
+    model = SMT(MINI_ARCH, use_layerscale=True, layer_scale_init_value=0.5).train(train)
+    x = torch.randn(2, 3, 61, 83)
+    fused_outs, fused_grads = _outputs_and_grads(model, x)
+    model.fused = False
+    plain_outs, plain_grads = _outputs_and_grads(model, x)
+    for f, p in zip(fused_outs, plain_outs, strict=True):
+        torch.testing.assert_close(f, p, atol=1e-5, rtol=1e-5)
+    scale = max(g.abs().max().item() for g in plain_grads.values())
+    for name, grad in plain_grads.items():
+        torch.testing.assert_close(fused_grads[name], grad, atol=1e-6 * scale, rtol=1e-4, msg=name)
+
+
+def test_fused_switch_reaches_every_module_and_plain_path_uses_no_fused_op(monkeypatch):
+    model = SMT(MINI_ARCH, fused=False)
+    switched = [m for m in model.modules() if m is not model and hasattr(m, 'fused')]
+    assert {type(m).__name__ for m in switched} == {'SMTStem', 'ScaleAwareModulation', 'DWConvFFN'}
+    assert not model.fused and not any(m.fused for m in switched)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError('the plain path called a fused operation')
+
+    for name in ('conv_bn', 'mhmc_interleaved', 'dwconv_residual_act_linear', 'act_linear'):
+        monkeypatch.setattr(smt_ops, name, refuse)
+    outs = model.train()(torch.rand(1, 3, 64, 64))
+    sum(o.sum() for o in outs).backward()
+    model.eval()(torch.rand(1, 3, 64, 64))
+    model.fused = True
+    assert all(m.fused for m in switched)
+    with pytest.raises(AssertionError, match='plain path called'):  # the switch is live
+        model(torch.rand(1, 3, 64, 64))
+    with pytest.raises(TypeError, match='fused must be True or False'):
+        model.fused = 'auto'
+
+
+def _computed_conv_kernels(model, x):
+    """Convolutions of the traced model whose kernel is computed at run time, not a weight."""
+    with torch.no_grad():
+        graph = torch.jit.trace(model, x, check_trace=False).inlined_graph
+    convs = [n for n in graph.nodes() if n.kind() == 'aten::_convolution']
+    assert convs
+    return [n for n in convs if n.inputsAt(1).node().kind() != 'prim::GetAttr']
+
+
+def test_plain_path_convolves_with_stored_weights_only():
+    """What TorchScript-based ONNX export needs: the fused path builds kernels at run time."""
+    model = SMT(MINI_ARCH, fused=False).eval()
+    x = torch.rand(1, 3, 64, 96)
+    assert _computed_conv_kernels(model, x) == []
+    model.fused = True
+    assert len(_computed_conv_kernels(model, x)) > 0
 
 
 def test_pretrained_official_file_and_prefixed_checkpoint(tmp_path):

@@ -1,17 +1,13 @@
 """Tests of the official-checkpoint converter and its command-line tool."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
+from conftest import load_tool
 from smt_reference import RefSMT
 
 from smt_mm.models.backbones import SMT
 from smt_mm.models.utils import convert_official_smt
 from smt_mm.utils import safe_torch_load
-
-CLI = Path(__file__).parents[2] / 'tools' / 'model_converters' / 'smt_to_mm.py'
 
 
 @pytest.fixture(scope='module')
@@ -102,19 +98,12 @@ def test_not_an_smt_state_dict_raises():
         convert_official_smt({'conv1.weight': torch.zeros(1)})
 
 
-def _load_cli():
-    spec = importlib.util.spec_from_file_location('smt_to_mm', CLI)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize('keep_head', [False, True])
 def test_cli_writes_a_converted_file(tmp_path, official_tiny, keep_head):
     src, dst = tmp_path / 'smt_tiny.pth', tmp_path / 'out' / 'smt_tiny_mm.pth'
     torch.save({'model': official_tiny}, src)
     argv = [str(src), str(dst)] + (['--keep-head'] if keep_head else [])
-    _load_cli().main(argv)
+    load_tool('tools/model_converters/smt_to_mm.py').main(argv)
     written = safe_torch_load(str(dst))['state_dict']
     expected = convert_official_smt(official_tiny, keep_head=keep_head)
     assert list(written) == list(expected)
