@@ -35,19 +35,26 @@ class StackVersionError(ImportError):
     """Raised when an OpenMMLab package is missing or outside the supported range."""
 
 
+#: Other distributions that provide the same import package (mmcv's build without compiled ops).
+ALTERNATIVES = {'mmcv': ('mmcv-lite',)}
+
+
 def installed_version(name: str) -> str | None:
     """Return the installed version of a distribution, or None if it is not installed.
 
     Args:
-        name (str): The distribution name, e.g. ``'mmsegmentation'``.
+        name (str): The distribution name, e.g. ``'mmsegmentation'``. For ``'mmcv'``,
+            ``mmcv-lite`` (mmcv without compiled ops, enough for the backbone) counts too.
 
     Returns:
         str | None: The version string, or None when the package is absent.
     """
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
+    for dist in (name, *ALTERNATIVES.get(name, ())):
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
 
 
 def check_stack(versions: dict[str, str | None] | None = None) -> None:

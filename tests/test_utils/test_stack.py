@@ -134,3 +134,14 @@ def test_a_toolbox_that_is_installed_but_broken_is_an_error(monkeypatch):
         lambda name: (_ for _ in ()).throw(ModuleNotFoundError('gone', name=name)),
     )
     assert not compat.toolbox_available('mmdet')
+
+
+def test_mmcv_lite_counts_as_mmcv(monkeypatch):
+    def version(dist):
+        if dist == 'mmcv-lite':
+            return '2.1.0'
+        raise compat.metadata.PackageNotFoundError(dist)
+
+    monkeypatch.setattr(compat.metadata, 'version', version)
+    assert compat.installed_version('mmcv') == '2.1.0'
+    assert compat.installed_version('mmdet') is None

@@ -16,7 +16,6 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.registry import MODELS, init_default_scope
-
 from smt_reference import RefSMT, randomize_
 
 from smt_mm.engine import SMTCheckpointHook
