@@ -1,6 +1,5 @@
 # SMT-L on ImageNet-1k at 224x224: the recipe of smt_t_in1k_224.py with drop path 0.4 and layer
-# scale (as in every official SMT-L config). No ImageNet-1k-only SMT-L checkpoint is published;
-# the released SMT-L models are the ImageNet-22k ones (smt_l_in22k*.py).
+# scale (as in every official SMT-L config).
 _base_ = './smt_t_in1k_224.py'
 
 model = dict(

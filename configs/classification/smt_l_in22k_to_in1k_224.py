@@ -1,18 +1,11 @@
 # SMT-L fine-tuned on ImageNet-1k at 224x224 from the ImageNet-22k pre-training, the official
-# recipe: 30 epochs, drop path 0.1, AdamW lr 1e-5 per 512 images (2e-5 for 8 GPUs x 128),
-# 5 warm-up epochs from 1e-8 per 512 images, cosine decay to 1e-7 per 512 images; augmentation,
-# loss, clipping and weight decay as in smt_t_in1k_224.py; test: resize 256 + center crop 224.
-#
-# The backbone starts from the official ImageNet-22k file `smt_large_22k.pth`
-# (https://github.com/AFeng-x/SMT/releases/download/v1.0.0/smt_large_22k.pth), loaded as
-# downloaded, or from an smt_l_in22k_224.py run with prefix='backbone.'. Elsewhere:
-#   --cfg-options model.backbone.init_cfg.checkpoint=PATH
-# Difference from the official fine-tune: the official code starts the 1000-class head from
-# the rows of the 22k head that its map22kto1k.txt selects; here the head starts afresh.
-# Official fine-tuned file (evaluate as downloaded with tools/test.py CONFIG FILE):
-# https://github.com/AFeng-x/SMT/releases/download/v1.0.0/smt_large_22k_224_ft.pth
+# recipe: 30 epochs, drop path 0.1, AdamW lr 1e-5 per 512 images; the rest as in smt_t_in1k_224.py.
 _base_ = './smt_t_in1k_224.py'
 
+# The official ImageNet-22k file `smt_large_22k.pth`
+# (https://github.com/AFeng-x/SMT/releases/download/v1.0.0/smt_large_22k.pth), loaded as
+# downloaded, or an smt_l_in22k_224.py checkpoint with prefix='backbone.'. Elsewhere:
+# --cfg-options model.backbone.init_cfg.checkpoint=PATH
 pretrained = 'checkpoints/smt_large_22k.pth'
 
 model = dict(
@@ -22,6 +15,8 @@ model = dict(
         use_layerscale=True,
         init_cfg=dict(type='Pretrained', checkpoint=pretrained),
     ),
+    # The head starts afresh: the official fine-tune starts it from the rows of the 22k head
+    # that its map22kto1k.txt selects.
     head=dict(in_channels=768),
 )
 

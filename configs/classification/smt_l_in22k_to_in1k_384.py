@@ -1,9 +1,5 @@
 # SMT-L fine-tuned on ImageNet-1k at 384x384 from the ImageNet-22k pre-training: the recipe of
-# smt_l_in22k_to_in1k_224.py at 384 px with lr 2e-5 per 512 images (4e-5 for 8 GPUs x 128),
-# warm-up from 2e-8 and cosine decay to 2e-7 per 512 images. As in the official 384 config, the
-# test images are resized to 384x384 (bicubic) without center crop.
-# Official fine-tuned file (evaluate as downloaded with tools/test.py CONFIG FILE):
-# https://github.com/AFeng-x/SMT/releases/download/v1.0.0/smt_large_22k_384_ft.pth
+# smt_l_in22k_to_in1k_224.py at 384 px with lr 2e-5 per 512 images.
 _base_ = './smt_l_in22k_to_in1k_224.py'
 
 # The base (official timm) training pipeline, cropping 384 px.
@@ -12,6 +8,7 @@ train_pipeline = [
     dict(_base_.train_pipeline[1], scale=384),
     *_base_.train_pipeline[2:],
 ]
+# As in the official 384 config: the whole image resized to 384x384 (bicubic), no center crop.
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=384, backend='pillow', interpolation='bicubic'),

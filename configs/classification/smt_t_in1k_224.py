@@ -1,15 +1,5 @@
-# SMT-T image classification on ImageNet-1k at 224x224, the official recipe: 300 epochs, AdamW
-# lr 1e-3 per 512 images (here 2e-3 for 8 GPUs x 128 images), weight decay 0.05 (none on 1-D
-# parameters: norms, biases, layer scales), 5 linear warm-up epochs from 1e-7 per 512 images,
-# per-iteration cosine decay to 1e-6 per 512 images, gradient clipping 5.0, label smoothing 0.1,
-# Mixup 0.2 / CutMix 1.0 (one of the two on every batch), RandAugment rand-m9-mstd0.5-inc1,
-# random erasing 0.25, bicubic resizing, drop path 0.1; test: resize 256 + center crop 224.
-# The S/B/L and ImageNet-22k configs inherit this file and change only what differs.
-#
-# Evaluate the official release file as downloaded (its head included):
-#   python tools/test.py configs/classification/smt_t_in1k_224.py smt_tiny.pth
-# (https://github.com/AFeng-x/SMT/releases/download/v1.0.0/smt_tiny.pth; `SMTCheckpointHook`
-# converts it on load). Train on 8 GPUs: tools/dist_train.sh CONFIG 8 --amp
+# SMT-T image classification on ImageNet-1k at 224x224, the official recipe (300 epochs); the
+# S/B/L and ImageNet-22k configs inherit this file and change only what differs.
 _base_ = [
     'mmpretrain::_base_/datasets/imagenet_bs64_swin_224.py',
     'mmpretrain::_base_/schedules/imagenet_bs1024_adamw_swin.py',

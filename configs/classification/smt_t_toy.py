@@ -1,8 +1,5 @@
-# SMT-T classifier trained from scratch on the generated toy shapes (the end-to-end tests and the
-# ImageNet pre-training -> detection / segmentation hand-off). Make the data with:
-#   python tools/toy_data.py imagenet data/toy_imagenet
-# Small images (32x32), no Mixup / RandAugment and a short schedule (111 iterations), so that it
-# learns within a minute or two on two CPU cores. Not an ImageNet recipe: see smt_*_in1k_224.py.
+# SMT-T classifier trained from scratch on the generated toy shapes (tools/toy_data.py imagenet),
+# 3 short epochs on a CPU: the end-to-end test recipe, not an ImageNet one.
 _base_ = ['mmpretrain::_base_/default_runtime.py']
 
 custom_imports = dict(imports=['smt_mm'], allow_failed_imports=False)

@@ -1,12 +1,5 @@
-# SMT-T Mask R-CNN trained from scratch on the generated toy shapes (`make demo`, the end-to-end
-# tests). Make the data with: python tools/toy_data.py coco data/toy_coco (128x128 images, 1-4
-# shapes of 15-60% of the side on flat backgrounds, occlusion, 200 train / 50 val images).
-# Sized for a CPU: 128x128 input, anchors matched to the toy objects, narrow FPN/heads, 64 RoIs
-# per image, batch 4, AdamW 2e-3 with a 50-iteration warm-up and a cosine decay, 400 iterations.
-# Measured (2-core CPU, one thread, idle): 1.16 s per iteration; bbox mAP 0.041-0.089 / segm mAP
-# 0.048-0.106 after 200 of these 400 iterations (two runs; the untrained model: 0.000 / 0.000);
-# `make demo` (all 400, default threads): bbox mAP 0.212 (AP50 0.410) / segm mAP 0.232, 546 s.
-# Not a COCO recipe: see mask_rcnn_smt_*_1x/3x.py.
+# SMT-T Mask R-CNN trained from scratch on the generated toy shapes (tools/toy_data.py coco),
+# 400 iterations sized for a CPU: the `make demo` and end-to-end test recipe, not a COCO one.
 _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
     'mmdet::_base_/datasets/coco_instance.py',
@@ -112,29 +105,15 @@ default_hooks = dict(
 log_processor = dict(by_epoch=False)
 randomness = dict(seed=0)
 
+# The base's multi-scale + flip TTA around the 128 px training scale.
 tta_img_scales = [(96, 96), (128, 128), (160, 160)]
 tta_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=None),
+    _base_.tta_pipeline[0],
     dict(
-        type='TestTimeAug',
+        _base_.tta_pipeline[1],
         transforms=[
             [dict(type='Resize', scale=scale, keep_ratio=True) for scale in tta_img_scales],
-            [dict(type='RandomFlip', prob=1.0), dict(type='RandomFlip', prob=0.0)],
-            [dict(type='LoadAnnotations', with_bbox=True)],
-            [
-                dict(
-                    type='PackDetInputs',
-                    meta_keys=(
-                        'img_id',
-                        'img_path',
-                        'ori_shape',
-                        'img_shape',
-                        'scale_factor',
-                        'flip',
-                        'flip_direction',
-                    ),
-                )
-            ],
+            *_base_.tta_pipeline[1].transforms[1:],
         ],
     ),
 ]

@@ -7,5 +7,3 @@ _base_ = [
 
 # smt_mm provides the mask-aware TTA model and safe checkpoint loading.
 custom_imports = dict(imports=['smt_mm'], allow_failed_imports=False)
-
-auto_scale_lr = dict(enable=False, base_batch_size=16)

@@ -1,11 +1,5 @@
-# UPerNet with an ImageNet-1K SMT-S backbone on ADE20K, 160k iterations, 512x512 crops: AdamW
-# lr 6e-5, betas (0.9, 0.999), weight decay 0.01 (none on norm layers), 1500-iteration linear
-# warm-up then poly decay (power 1.0), 16 images per iteration (2 x 8 GPUs), drop path 0.2.
-# Everything but the backbone is mmseg's Swin-T UPerNet recipe, the one the SMT paper follows:
-# UPerNet on all four stages (512 channels, pool scales 1/2/3/6), auxiliary FCN head on stage 3
-# (loss weight 0.4), SyncBN in the heads (mmengine's runner reverts it to BN in a
-# non-distributed run), single-scale whole-image test at 2048x512, and `tools/test.py --tta`
-# for multi-scale (ratios 0.5-1.75) + flip testing.
+# UPerNet with an ImageNet-1K SMT-S backbone on ADE20K, 160k iterations, 512x512 crops: mmseg's
+# Swin-T UPerNet recipe (the one the SMT paper follows) with the SMT backbone, drop path 0.2.
 _base_ = ['mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py']
 
 custom_imports = dict(imports=['smt_mm'], allow_failed_imports=False)

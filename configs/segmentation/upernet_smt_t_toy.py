@@ -1,19 +1,5 @@
-# SMT-T UPerNet trained from scratch on the generated toy shapes (`make demo-seg`, the end-to-end
-# tests). Make the data with: python tools/toy_data.py ade20k data/toy_ade20k (each shape in its
-# category's hue on grey, flat backgrounds; --textured and --shape-only for harder sets). Small
-# images (128x128), slim heads (64/32 channels instead of 512/256), batch 4 and a short
-# iteration-based schedule, so that it runs within minutes on two CPU cores. Otherwise the ADE20K
-# recipe: random resize (0.5-2x) + crop + flip + photometric distortion, AdamW with a linear
-# warm-up then poly decay, whole-image single-scale test and `--tta` multi-scale (ratios
-# 0.5-1.75 of the 128 px image) + flip: 12 passes costing ~17x the single-scale one.
-# Measured (2 cores, 200/50 images): 120 iterations, 0.75 s each, reach mIoU 84.6 (IoU:
-# background 97.6, circle 97.1, rectangle 93.2, triangle 69.2, star 65.8; untrained ~4).
-# The crop is the image size, as in the ADE20K recipe (512 crops of 512-scale images): 64 px crops
-# of images resized up to 256 px mostly lie inside one flat region (the decode loss stayed at ~1.05).
-# With --shape-only data (random colours: only the outline tells the classes apart) the same
-# recipe learns the background alone (mIoU 15.9-16.3 after 25-400 iterations): telling four
-# outlines apart pixel by pixel takes a from-scratch segmenter far longer than a CPU demo.
-# Not an ADE20K recipe: see upernet_smt_*_512x512_160k_ade20k.py.
+# SMT-T UPerNet trained from scratch on the generated toy shapes (tools/toy_data.py ade20k),
+# 120 iterations sized for a CPU: the `make demo-seg` and end-to-end test recipe, not an ADE20K one.
 _base_ = [
     'mmseg::_base_/models/upernet_swin.py',
     'mmseg::_base_/datasets/ade20k.py',
@@ -32,6 +18,8 @@ metainfo = dict(
 )
 num_classes = 5
 image_scale = (128, 128)
+# Whole-image crops, as the ADE20K recipe crops 512 px of 512-scale images: smaller crops of
+# upscaled images mostly lie inside one flat region and teach little.
 crop_size = image_scale
 
 model = dict(

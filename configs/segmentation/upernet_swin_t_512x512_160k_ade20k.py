@@ -1,6 +1,5 @@
 # UPerNet with an ImageNet-1K Swin-T backbone on ADE20K, 160k iterations, 512x512 crops: mmseg's
-# own config (pretrained weights from its model zoo), the baseline of the SMT comparison, run by the
-# same tools and evaluated the same way as upernet_smt_*_512x512_160k_ade20k.py.
+# own config, the baseline of the SMT comparison, run and evaluated as the SMT configs.
 _base_ = ['mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py']
 
 custom_imports = dict(imports=['smt_mm'], allow_failed_imports=False)

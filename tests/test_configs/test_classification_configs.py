@@ -1,6 +1,5 @@
 """Every classification config loads, builds and follows the official SMT recipe."""
 
-import glob
 import os.path as osp
 
 import numpy as np
@@ -11,9 +10,10 @@ from mmengine.dataset import Compose
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import MODELS, init_default_scope
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG_DIR = osp.join(ROOT, 'configs', 'classification')
-CONFIGS = sorted(glob.glob(osp.join(CONFIG_DIR, '*.py')))
+from . import CONFIG_ROOT, config_paths, load_for_build
+
+CONFIG_DIR = osp.join(CONFIG_ROOT, 'classification')
+CONFIGS = config_paths('classification')
 IMAGENET_CONFIGS = [p for p in CONFIGS if not p.endswith('_toy.py')]
 
 # name: (arch, drop path, epochs, lr per 512 images, warm-up start / end lr per 512 images,
@@ -37,12 +37,8 @@ def test_the_configs_of_the_issue_exist():
 
 @pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
 def test_config_builds(path):
-    cfg = Config.fromfile(path)
-    assert cfg.default_scope == 'mmpretrain'
-    assert cfg.custom_imports == dict(imports=['smt_mm'], allow_failed_imports=False)
+    cfg = load_for_build(path, 'mmpretrain')
     assert dict(type='SMTCheckpointHook') in cfg.custom_hooks
-    cfg.model.backbone.init_cfg = None
-    init_default_scope('mmpretrain')
     model = MODELS.build(cfg.model)
     assert type(model).__name__ == 'ImageClassifier'
     assert type(model.backbone).__name__ == 'SMT'

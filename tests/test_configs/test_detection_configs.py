@@ -1,17 +1,19 @@
 """Every detection config loads, builds (backbone weights off) and follows the paper's recipe."""
 
-import glob
 import os.path as osp
 
 import pytest
 from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG_DIR = osp.join(ROOT, 'configs', 'detection')
-CONFIGS = sorted(glob.glob(osp.join(CONFIG_DIR, '*.py')))
+from . import CONFIG_ROOT, config_paths, load_for_build
+
+CONFIG_DIR = osp.join(CONFIG_ROOT, 'detection')
+CONFIGS = config_paths('detection')
 COCO_CONFIGS = [p for p in CONFIGS if not p.endswith('_toy.py')]
 SMT_OFFICIAL = {'s': 'smt_small.pth', 'b': 'smt_base.pth'}
+# What mmdet's Swin 3x configs change in its 1x ones: multi-scale + crop training, 36 epochs.
+SCHEDULE_KEYS = {'train_pipeline', 'train_dataloader', 'max_epochs', 'train_cfg', 'param_scheduler'}
 
 
 def load(name: str) -> Config:
@@ -27,11 +29,7 @@ def test_the_configs_of_the_issue_exist():
 
 @pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
 def test_config_builds(path):
-    cfg = Config.fromfile(path)
-    assert cfg.default_scope == 'mmdet'
-    assert cfg.custom_imports == dict(imports=['smt_mm'], allow_failed_imports=False)
-    cfg.model.backbone.init_cfg = None
-    init_default_scope('mmdet')
+    cfg = load_for_build(path, 'mmdet')
     model = MODELS.build(cfg.model)
     assert type(model).__name__ == 'MaskRCNN'
     classes = 4 if path.endswith('_toy.py') else 80
@@ -92,8 +90,10 @@ def test_smt_recipe(size, schedule):
     assert cfg.model.neck.in_channels == [64, 128, 256, 512]
     assert cfg.optim_wrapper.optimizer.lr == 2e-4
     assert cfg.optim_wrapper.paramwise_cfg.norm_decay_mult == 0.0
-    with open(osp.join(CONFIG_DIR, f'mask_rcnn_smt_{size}_{schedule}.py')) as f:
-        assert SMT_OFFICIAL[size] in f.read()  # the comment names the release file
+    # the comment beside `pretrained` names the release file
+    defining = f'mask_rcnn_smt_b_{schedule}.py' if size == 'b' else '_base_/mask_rcnn_smt.py'
+    with open(osp.join(CONFIG_DIR, defining)) as f:
+        assert f'releases/download/v1.0.0/{SMT_OFFICIAL[size]}' in f.read()
 
 
 def test_smt_checkpoint_is_one_override_away():
@@ -129,3 +129,26 @@ def test_swin_s_1x_is_swin_t_1x_with_swin_s_depths():
     assert 'swin_small' in s.model.backbone.init_cfg.checkpoint
     assert s.param_scheduler == t.param_scheduler
     assert s.optim_wrapper == t.optim_wrapper
+
+
+@pytest.mark.parametrize('model', ['smt_s', 'smt_b', 'swin_t', 'swin_s'])
+def test_1x_and_3x_differ_only_in_schedule(model):
+    """The 3x configs change the 1x ones in the training data pipeline and the schedule only."""
+    one, three = (load(f'mask_rcnn_{model}_{schedule}.py').to_dict() for schedule in ('1x', '3x'))
+    differ = {key for key in one.keys() | three.keys() if one.get(key) != three.get(key)}
+    assert differ == SCHEDULE_KEYS | ({'model'} if model == 'smt_b' else set())
+    if model == 'smt_b':  # and SMT-B's drop path, 0.2 at 1x, 0.3 at 3x
+        three['model']['backbone']['drop_path_rate'] = 0.2
+        assert three['model'] == one['model']
+
+
+def test_toy_tta_changes_only_the_scales():
+    coco, toy = load('mask_rcnn_smt_s_1x.py'), load('mask_rcnn_smt_t_toy.py')
+    assert toy.tta_model == coco.tta_model
+    assert toy.tta_pipeline[0] == coco.tta_pipeline[0]
+    toy_tta, coco_tta = toy.tta_pipeline[1], coco.tta_pipeline[1]
+    resizes = toy_tta.transforms[0]
+    assert [r.scale for r in resizes] == toy.tta_img_scales == [(96, 96), (128, 128), (160, 160)]
+    for resize, coco_resize in zip(resizes, coco_tta.transforms[0], strict=True):
+        assert resize == dict(coco_resize, scale=resize.scale)
+    assert toy_tta.transforms[1:] == coco_tta.transforms[1:]

@@ -1,6 +1,5 @@
 """Every segmentation config loads, builds, and follows the paper's ADE20K recipe."""
 
-import glob
 import os.path as osp
 import re
 
@@ -12,9 +11,10 @@ from mmengine.registry import MODELS, init_default_scope
 
 from smt_mm.apis import ConfigPathError, check_config_paths
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG_DIR = osp.join(ROOT, 'configs', 'segmentation')
-CONFIGS = sorted(glob.glob(osp.join(CONFIG_DIR, '*.py')))
+from . import CONFIG_ROOT, config_paths, load_for_build
+
+CONFIG_DIR = osp.join(CONFIG_ROOT, 'segmentation')
+CONFIGS = config_paths('segmentation')
 ADE_CONFIGS = [p for p in CONFIGS if not p.endswith('_toy.py')]
 SMT_OFFICIAL = {'s': ('small', 'smt_small.pth', 0.2), 'b': ('base', 'smt_base.pth', 0.3)}
 
@@ -32,11 +32,7 @@ def test_the_configs_of_the_issue_exist():
 
 @pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
 def test_config_builds(path):
-    cfg = Config.fromfile(path)
-    assert cfg.default_scope == 'mmseg'
-    assert cfg.custom_imports == dict(imports=['smt_mm'], allow_failed_imports=False)
-    cfg.model.backbone.init_cfg = None
-    init_default_scope('mmseg')
+    cfg = load_for_build(path, 'mmseg')
     # the TTA wrapper of `tools/test.py --tta` builds around the segmentor
     tta = MODELS.build(dict(**cfg.tta_model, module=cfg.model))
     assert type(tta).__name__ == 'SegTTAModel'
