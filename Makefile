@@ -8,8 +8,7 @@ PYTEST_ARGS ?=
 .PHONY: venv test test-fast demo demo-seg benchmark lint format clean-venv
 
 # Rebuilt only when a pin, a requirement or the set-up script changes.
-$(STAMP): requirements/constraints.txt requirements/runtime.txt requirements/tests.txt \
-          requirements/lint.txt setup.py tools/setup_venv.sh
+$(STAMP): requirements/*.txt setup.py tools/setup_venv.sh
 	VENV=$(VENV) bash tools/setup_venv.sh
 	touch $@
 
@@ -28,7 +27,7 @@ demo-seg: $(STAMP)  ## segmentation demo: toy data, SMT-T UPerNet trained on CPU
 	$(PY) tools/demo_seg.py
 
 benchmark: $(STAMP)  ## SMT vs Swin speed, memory and MACs side by side (docs/benchmarks.md)
-	$(PY) tools/analysis/benchmark.py --rounds 2 --out-dir work_dirs/benchmark --plot
+	$(PY) tools/analysis/benchmark.py --rounds 2 --out-dir work_dirs/benchmark
 
 lint: $(STAMP)  ## ruff (lint, imports, format), codespell, docstring coverage, mypy
 	$(VENV)/bin/ruff check .

@@ -1,10 +1,9 @@
 """Compare evaluation results with the paper: per-run differences and the SMT-vs-Swin claims.
 
-``tools/test.py`` leaves one JSON file per evaluation in the work directory. This module finds
-them, maps the toolboxes' metric keys to the metafiles' metric names (COCO mAPs become percent,
-mmseg's ``mIoU`` becomes ``mIoU(ms+flip)`` for a test-time-augmented run), pairs every run with the
-paper's row of the same config and checks each claim of :data:`~smt_mm.analysis.paper.CLAIMS`
-against the SMT-minus-Swin difference measured by the user's own runs.
+``tools/test.py`` leaves one JSON file per evaluation in the work directory. This module reads
+them with the metafiles' metric names (COCO mAPs in percent, ``(ms+flip)`` for a test-time
+augmented run), pairs every run with the paper's row of its config and checks each claim of
+:data:`~smt_mm.analysis.paper.CLAIMS` against the user's own SMT-minus-Swin difference.
 """
 
 import json
@@ -26,23 +25,18 @@ METRIC_KEYS = {
 }
 TTA_SUFFIX = '(ms+flip)'
 
-#: How far (points) a measured SMT-minus-Swin difference may fall short of the claimed one and
-#: still count as reproduced: about two standard deviations of the seed-to-seed spread of COCO
-#: box AP and ADE20K mIoU (docs/reproduce.md).
+#: How far (points) a measured SMT-minus-Swin difference may fall short of the claim and still
+#: count as reproduced: about twice the seed-to-seed spread of box AP and mIoU (docs/reproduce.md).
 DEFAULT_TOLERANCE = 0.5
 
 
 @dataclass(frozen=True)
 class EvalRecord:
-    """One evaluation written by ``tools/test.py``.
+    """One evaluation written by ``tools/test.py`` (its JSON file at ``path``).
 
-    Args:
-        path (Path): The JSON file.
-        config (str): The evaluated config's path.
-        checkpoint (str, optional): The evaluated checkpoint.
-        tta (bool): Whether test-time augmentation (multi-scale + flip) was on.
-        metrics (dict): The raw metrics, as the evaluator named them.
-        timestamp (str): Sortable time of the evaluation (``%Y%m%d_%H%M%S``).
+    The evaluated ``config`` and ``checkpoint``, whether test-time augmentation (``tta``:
+    multi-scale + flip) was on, the raw ``metrics`` as the evaluator named them and a sortable
+    ``timestamp`` (``%Y%m%d_%H%M%S``).
     """
 
     path: Path
@@ -84,13 +78,7 @@ def _read_record(path: Path) -> EvalRecord:
 
 
 def find_eval_records(work_dirs: Iterable[str | Path]) -> list[EvalRecord]:
-    """Collect the ``eval_*.json`` records under the given work directories.
-
-    Args:
-        work_dirs (Iterable[str | Path]): Work directories (searched recursively) or record files.
-
-    Returns:
-        list[EvalRecord]: The records, oldest first.
+    """Collect the ``eval_*.json`` records, oldest first, under work directories or files.
 
     Raises:
         FileNotFoundError: A path does not exist or holds no record.
@@ -111,15 +99,9 @@ def find_eval_records(work_dirs: Iterable[str | Path]) -> list[EvalRecord]:
 
 @dataclass(frozen=True)
 class ResultRow:
-    """One metric of one run next to the paper's figure.
+    """One ``metric`` (metafile name) of one run: ``ours`` next to the ``paper``'s figure.
 
-    Args:
-        record (EvalRecord): The run.
-        metric (str): Metafile metric name.
-        ours (float): Our value in points.
-        paper (float, optional): The paper's value. Defaults to None.
-        reference (float, optional): The toolbox's own retrained baseline (Swin rows).
-            Defaults to None.
+    ``reference`` is the toolbox's own retrained baseline, given for Swin rows.
     """
 
     record: EvalRecord
@@ -135,42 +117,25 @@ class ResultRow:
 
 
 def result_rows(records: Iterable[EvalRecord], models: Mapping[str, PaperModel]) -> list[ResultRow]:
-    """Pair every paper-comparable metric of every run with the paper's figure.
-
-    Args:
-        records (Iterable[EvalRecord]): The runs.
-        models (Mapping[str, PaperModel]): The model index (paper figures).
-
-    Returns:
-        list[ResultRow]: One row per run and metric.
-    """
+    """Pair every paper-comparable metric of every run with the figure of the model index."""
     rows = []
     for record in records:
         model = models.get(record.name)
         paper_metrics = model.metrics if model else {}
         for metric, ours in record.points.items():
-            reference = next(
-                (
-                    value
-                    for name, value in paper_metrics.items()
-                    if name.startswith(f'{metric} (') and name.endswith(')')
-                ),
-                None,
-            )
-            rows.append(ResultRow(record, metric, ours, paper_metrics.get(metric), reference))
+            # the toolbox's own retrained run is named e.g. 'mIoU (mmseg)' in the metafile
+            refs = [v for k, v in paper_metrics.items() if k.startswith(f'{metric} (')]
+            paper = paper_metrics.get(metric)
+            rows.append(ResultRow(record, metric, ours, paper, refs[0] if refs else None))
     return rows
 
 
 @dataclass(frozen=True)
 class ClaimCheck:
-    """A claim of the paper checked against the user's runs.
+    """A claim checked against the latest ``smt`` and ``baseline`` results of the user's runs.
 
-    Args:
-        claim (Claim): The claim.
-        smt (float, optional): Our SMT result (latest run), if any.
-        baseline (float, optional): Our Swin result (latest run), if any.
-        tolerance (float): Allowed shortfall of the measured difference, in points.
-        missing (list): Names of the configs with no run. Defaults to empty.
+    ``tolerance`` is the allowed shortfall of the measured difference (points), ``missing`` the
+    configs with no run.
     """
 
     claim: Claim
@@ -182,9 +147,7 @@ class ClaimCheck:
     @property
     def delta(self) -> float | None:
         """float, optional: The measured ``smt - baseline`` difference."""
-        if self.smt is None or self.baseline is None:
-            return None
-        return self.smt - self.baseline
+        return None if self.smt is None or self.baseline is None else self.smt - self.baseline
 
     @property
     def verdict(self) -> str:
@@ -236,10 +199,8 @@ def check_claims(
     for claim in claims:
         smt = _latest(records, claim.smt, claim.metric)
         baseline = _latest(records, claim.baseline, claim.metric)
-        missing = [
-            name for name, value in ((claim.smt, smt), (claim.baseline, baseline)) if value is None
-        ]
-        checks.append(ClaimCheck(claim, smt, baseline, tolerance, tuple(missing)))
+        missing = tuple(n for n, v in ((claim.smt, smt), (claim.baseline, baseline)) if v is None)
+        checks.append(ClaimCheck(claim, smt, baseline, tolerance, missing))
     return checks
 
 
@@ -250,15 +211,7 @@ def _fmt(value: float | None, signed: bool = False) -> str:
 
 
 def comparison_markdown(rows: Sequence[ResultRow], checks: Sequence[ClaimCheck]) -> str:
-    """Render the comparison report in Markdown.
-
-    Args:
-        rows (Sequence[ResultRow]): From :func:`result_rows`.
-        checks (Sequence[ClaimCheck]): From :func:`check_claims`.
-
-    Returns:
-        str: Two tables: our results vs the paper's, and the claims with their verdicts.
-    """
+    """Render our results vs the paper's and the claims with their verdicts as Markdown."""
     lines = [
         '### Results: ours vs paper',
         '',
@@ -292,15 +245,7 @@ def comparison_markdown(rows: Sequence[ResultRow], checks: Sequence[ClaimCheck])
 
 
 def plot_claims(checks: Sequence[ClaimCheck], out_file: str | Path) -> Path:
-    """Draw the claimed and measured SMT-minus-Swin differences as grouped bars.
-
-    Args:
-        checks (Sequence[ClaimCheck]): From :func:`check_claims`.
-        out_file (str | Path): PNG file to write.
-
-    Returns:
-        Path: The written file.
-    """
+    """Draw the claimed and measured SMT-minus-Swin differences as bars into a PNG file."""
     import matplotlib
 
     matplotlib.use('Agg')
@@ -309,12 +254,7 @@ def plot_claims(checks: Sequence[ClaimCheck], out_file: str | Path) -> Path:
     positions = range(len(checks))
     figure, axes = plt.subplots(figsize=(2.2 * max(len(checks), 2), 3.6))
     axes.bar([p - 0.2 for p in positions], [c.claim.delta for c in checks], 0.4, label='paper')
-    axes.bar(
-        [p + 0.2 for p in positions],
-        [c.delta if c.delta is not None else 0.0 for c in checks],
-        0.4,
-        label='ours',
-    )
+    axes.bar([p + 0.2 for p in positions], [c.delta or 0.0 for c in checks], 0.4, label='ours')
     axes.axhline(0, color='black', linewidth=0.8)
     axes.set_xticks(list(positions))
     axes.set_xticklabels(

@@ -19,10 +19,11 @@ from smt_mm.analysis.compare import (
     result_rows,
 )
 from smt_mm.analysis.complexity import build_model
-from smt_mm.analysis.paper import CLAIMS, load_model_index, repo_root
+from smt_mm.analysis.paper import CLAIMS, load_model_index
 from smt_mm.toydata import generate_ade20k, generate_coco
 
-ROOT = repo_root()
+ROOT = Path(__file__).resolve().parents[2]
+INDEX = ROOT / 'model-index.yml'
 TOY_DET = ROOT / 'configs/detection/mask_rcnn_smt_t_toy.py'
 TOY_SEG = ROOT / 'configs/segmentation/upernet_smt_t_toy.py'
 
@@ -116,7 +117,7 @@ def test_records_written_by_tools_test(toy_work_dirs):
 
 def test_report_on_toy_runs(toy_work_dirs, tmp_path):
     records = find_eval_records(toy_work_dirs.values())
-    rows = result_rows(records, load_model_index())
+    rows = result_rows(records, load_model_index(INDEX))
     paper = {(r.record.name, r.metric): (r.paper, r.reference) for r in rows}
     assert paper['mask_rcnn_smt_b_3x', 'box AP'] == (49.8, None)
     assert paper['upernet_smt_b_512x512_160k_ade20k', 'mIoU(ms+flip)'] == (50.6, None)
@@ -182,7 +183,7 @@ def test_segmentation_claims_use_tta_for_multi_scale_and_the_latest_run(tmp_path
     assert checks['mIoU(ms+flip)'].delta == pytest.approx(-0.5)
     assert checks['mIoU(ms+flip)'].verdict == 'not reproduced'
     assert check_claims(records, tolerance=0.0)[2].verdict == 'reproduced'
-    rows = result_rows(records, load_model_index())
+    rows = result_rows(records, load_model_index(INDEX))
     ms_swin = next(r for r in rows if r.record.name == swin and r.metric == 'mIoU(ms+flip)')
     assert (ms_swin.paper, ms_swin.reference) == (49.5, 49.24)
 

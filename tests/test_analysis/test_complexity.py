@@ -2,26 +2,27 @@
 
 import runpy
 import sys
+from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
-from mmengine.analysis import FlopAnalyzer, parameter_count
+from mmengine.analysis import parameter_count
 from torch import nn
 
-from smt_mm.analysis.benchmark import sdpa_flop_jit
 from smt_mm.analysis.complexity import (
     FLOPS_TOLERANCE,
     PARAMS_TOLERANCE,
     build_model,
     complexity_markdown,
     config_complexity,
+    count_flops,
     model_complexity,
     relative_difference,
 )
-from smt_mm.analysis.paper import load_model_index, repo_root
+from smt_mm.analysis.paper import load_model_index, parse_input_size
 
-ROOT = repo_root()
+ROOT = Path(__file__).resolve().parents[2]
 
 # Parameters of the official classification models (``models/smt.py`` of
 # github.com/AFeng-x/SMT, 1000-class head included), counted by building them.
@@ -35,7 +36,7 @@ OFFICIAL_PARAMS = {
 
 @pytest.fixture(scope='module')
 def models():
-    return load_model_index()
+    return load_model_index(ROOT / 'model-index.yml')
 
 
 class _Attention(nn.Module):
@@ -51,12 +52,16 @@ class _Attention(nn.Module):
 
 def test_sdpa_handle_counts_like_the_explicit_matmuls():
     q, k, v = torch.rand(2, 3, 10, 8), torch.rand(2, 3, 12, 8), torch.rand(2, 3, 12, 5)
-    counts = []
-    for fused in (True, False):
-        analyzer = FlopAnalyzer(_Attention(fused), (q, k, v))
-        analyzer.set_op_handle('aten::scaled_dot_product_attention', sdpa_flop_jit)
-        counts.append(analyzer.total())
-    assert counts[0] == counts[1] == 2 * 3 * 10 * 12 * (8 + 5)
+    fused = count_flops(_Attention(True), (q, k, v))
+    explicit = count_flops(_Attention(False), (q, k, v))
+    assert fused == {'scaled_dot_product_attention': 2 * 3 * 10 * 12 * (8 + 5)}
+    assert sum(explicit.values()) == sum(fused.values())
+
+
+def test_metafile_sizes_are_width_first_and_ours_height_first(models):
+    assert parse_input_size('1280x800') == (800, 1280)
+    assert parse_input_size(224) == (224, 224) and parse_input_size(None) is None
+    assert models['mask_rcnn_smt_b_1x'].input_size == (800, 1280)
 
 
 @pytest.mark.parametrize('name', sorted(OFFICIAL_PARAMS))
@@ -104,6 +109,22 @@ def test_smt_s_dense_params_exceed_paper_like_the_classifier(models):
     assert 1.5e6 < params - paper.params < 2.5e6
 
 
+class _Pointwise(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 2, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        assert x.shape == (1, 3, 64, 96)
+        return self.conv(x)
+
+
+def test_input_size_is_height_first():
+    counted = model_complexity(_Pointwise(), (64, 96))
+    assert counted.input_size == (64, 96)
+    assert counted.flops == 64 * 96 * 3 * 2 and counted.params == 8
+
+
 def test_backbone_only_attention_share_grows_with_resolution():
     from mmengine.registry import MODELS
 
@@ -117,7 +138,7 @@ def test_backbone_only_attention_share_grows_with_resolution():
 
 
 def test_get_flops_cli_on_one_config(monkeypatch, capsys):
-    argv = ['get_flops.py', 'smt_t_in1k_224', '--shape', '64', '64']
+    argv = ['get_flops.py', 'smt_t_in1k_224', '--shape', '64x96']
     monkeypatch.setattr(sys, 'argv', argv)
     runpy.run_path(str(ROOT / 'tools/analysis/get_flops.py'), run_name='__main__')
-    assert '| smt_t_in1k_224 | 64x64 | 11.507M | 11.5M | +0.1% |' in capsys.readouterr().out
+    assert '| smt_t_in1k_224 | 64x96 | 11.507M | 11.5M | +0.1% |' in capsys.readouterr().out

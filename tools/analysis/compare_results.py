@@ -18,6 +18,8 @@ from smt_mm.analysis.compare import (
 )
 from smt_mm.analysis.paper import load_model_index
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -40,7 +42,9 @@ def main() -> None:
     args = parse_args()
     records = find_eval_records(args.work_dirs)
     checks = check_claims(records, tolerance=args.tolerance)
-    report = comparison_markdown(result_rows(records, load_model_index()), checks)
+    report = comparison_markdown(
+        result_rows(records, load_model_index(ROOT / 'model-index.yml')), checks
+    )
     print(report)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

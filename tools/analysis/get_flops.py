@@ -3,7 +3,7 @@
 Examples:
     python tools/analysis/get_flops.py                       # every shipped config
     python tools/analysis/get_flops.py smt_b_in1k_224        # one model of model-index.yml
-    python tools/analysis/get_flops.py configs/detection/mask_rcnn_smt_b_1x.py --shape 1333 800
+    python tools/analysis/get_flops.py configs/detection/mask_rcnn_smt_b_1x.py --shape 800x1333
 """
 
 import argparse
@@ -12,8 +12,11 @@ from pathlib import Path
 from mmengine.config import DictAction
 
 import smt_mm  # noqa: F401  (registers SMT)
-from smt_mm.analysis.complexity import complexity_markdown, config_complexity, shipped_configs
-from smt_mm.analysis.paper import load_model_index, repo_root
+from smt_mm.analysis.complexity import complexity_markdown, config_complexity
+from smt_mm.analysis.paper import load_model_index
+from smt_mm.utils.cli import parse_size
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def parse_args() -> argparse.Namespace:
@@ -25,42 +28,36 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument(
         '--shape',
-        type=int,
-        nargs=2,
-        metavar=('WIDTH', 'HEIGHT'),
-        help="input size (default: the metafile's, i.e. the paper's)",
+        type=parse_size,
+        metavar='HxW',
+        help="input height x width (default: the metafile's, i.e. the paper's)",
     )
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='config overrides')
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.shape and args.shape[2] != 1:
+        parser.error('--shape takes HxW: FLOPs are counted for one image')
+    return args
 
 
 def main() -> None:
     args = parse_args()
-    models = load_model_index()
-    root = repo_root()
-    by_config = {(root / model.config).resolve(): model for model in models.values()}
-    if not args.models:
-        targets = shipped_configs(models, root)
-    else:
-        targets = []
-        for item in args.models:
-            path = root / models[item].config if item in models else Path(item)
+    models = load_model_index(ROOT / 'model-index.yml')
+    by_config = {(ROOT / model.config).resolve(): model for model in models.values()}
+    if args.models:
+        paths = [ROOT / models[m].config if m in models else Path(m) for m in args.models]
+        for path in paths:
             if not path.is_file():
                 raise SystemExit(f'{path} does not exist')
-            targets.append((path, by_config.get(path.resolve())))
-    if not targets:
+    else:
+        paths = [path for path in by_config if path.is_file()]
+    if not paths:
         raise SystemExit('no config to count: none of the configs of model-index.yml exists')
     rows = []
-    for config, paper in targets:
-        rows.append(
-            config_complexity(
-                config,
-                paper,
-                input_size=tuple(args.shape) if args.shape else None,
-                cfg_options=args.cfg_options,
-            )
-        )
-        print(f'counted {config}', flush=True)
+    for path in paths:
+        shape = args.shape[:2] if args.shape else None
+        paper = by_config.get(path.resolve())
+        rows.append(config_complexity(path, paper, shape, args.cfg_options))
+        print(f'counted {path}', flush=True)
     print()
     print(complexity_markdown(rows))
     print(

@@ -1,0 +1,61 @@
+"""README's paper tables (written by .dev_scripts/readme_tables.py) agree with the metafiles."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from smt_mm.analysis.paper import CLAIMS, load_model_index
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load_script():
+    path = ROOT / '.dev_scripts' / 'readme_tables.py'
+    spec = importlib.util.spec_from_file_location('readme_tables', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def script():
+    return _load_script()
+
+
+@pytest.fixture(scope='module')
+def models():
+    return load_model_index(ROOT / 'model-index.yml')
+
+
+def test_readme_tables_match_the_metafiles(script, models):
+    readme = (ROOT / 'README.md').read_text()
+    assert script.README_START in readme and script.README_END in readme
+    assert readme == script.update_readme(readme, script.results_markdown(models)), (
+        'README.md results tables differ from the metafiles; run '
+        '`python .dev_scripts/readme_tables.py --write`'
+    )
+
+
+def test_results_markdown_shows_every_model_and_metric(script, models):
+    tables = script.results_markdown(models)
+    for model in models.values():
+        assert f'[{model.name}]({model.config})' in tables
+        for value in model.metrics.values():
+            assert f' {value} |' in tables
+    row = next(line for line in tables.splitlines() if '[mask_rcnn_smt_b_3x]' in line)
+    assert '| SMT-B | 3x | 1280x800 | 52M | 328G | 49.8 | 44.0 |' in row
+
+
+def test_claims_pair_smt_b_with_swin_s(script, models):
+    for claim in CLAIMS:
+        assert script.backbone(models[claim.smt]) == 'SMT-B'
+        assert script.backbone(models[claim.baseline]) == 'Swin-S'
+
+
+def test_update_readme_replaces_only_between_markers(script):
+    start, end = script.README_START, script.README_END
+    text = f'intro\n{start}\nold\n{end}\noutro\n'
+    assert script.update_readme(text, 'new\n') == f'intro\n{start}\nnew\n{end}\noutro\n'
+    with pytest.raises(ValueError, match='markers'):
+        script.update_readme('no markers', 'new\n')
