@@ -24,7 +24,7 @@ demo: $(STAMP)  ## detection demo: toy data, SMT-T Mask R-CNN trained on CPU, CO
 	$(PY) tools/demo.py
 
 demo-seg: $(STAMP)  ## segmentation demo: toy data, SMT-T UPerNet trained on CPU, ss/ms mIoU, a picture
-	$(PY) tools/demo_seg.py
+	$(PY) tools/demo.py segmentation
 
 benchmark: $(STAMP)  ## SMT vs Swin speed, memory and MACs side by side (docs/benchmarks.md)
 	$(PY) tools/analysis/benchmark.py --rounds 2 --out-dir work_dirs/benchmark

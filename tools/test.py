@@ -9,12 +9,9 @@ The metrics are also written to ``<work_dir>/eval_<timestamp>.json``:
 """
 
 import argparse
-import os
-import sys
 
-from mmengine.config import DictAction
-
-from smt_mm.apis import LAUNCHERS, ConfigPathError, load_config, test_model
+from smt_mm.apis import load_config, test_model
+from smt_mm.apis.cli import exit_on_config_path_error, parse_tool_args
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -36,26 +33,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, e.g. test_dataloader.dataset.data_root=DIR',
-    )
-    parser.add_argument('--launcher', choices=LAUNCHERS, default='none', help='job launcher')
-    parser.add_argument(
         '--tta', action='store_true', help='test-time augmentation (tta_model, tta_pipeline)'
     )
-    # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank.
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    return parse_tool_args(parser, argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    try:
+    with exit_on_config_path_error():
         cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
         test_model(
             cfg,
@@ -66,8 +51,6 @@ def main(argv: list[str] | None = None) -> None:
             wait_time=args.wait_time,
             out=args.out,
         )
-    except ConfigPathError as err:
-        sys.exit(f'error: {err}')
 
 
 if __name__ == '__main__':

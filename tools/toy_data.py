@@ -7,10 +7,12 @@ Usage:
                                                 [--textured] [--shape-only]
     python tools/toy_data.py imagenet data/toy_imagenet [--num-train 150] [--num-val 25] [--size 32]
 
-Every dataset is one sub-command; each ``add_<name>_parser`` function below registers one.
+Every dataset is one sub-command with the options of :func:`add_dataset_parser` and its own
+``--size``.
 """
 
 import argparse
+from collections.abc import Callable
 
 from smt_mm.toydata import (
     DEFAULT_CATEGORIES,
@@ -19,123 +21,84 @@ from smt_mm.toydata import (
     generate_coco,
     generate_imagenet,
 )
+from smt_mm.utils.cli import parse_size
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    """'320' -> (320, 320); 'WxH' -> (H, W)."""
-    try:
-        if 'x' in text:
-            width, height = (int(v) for v in text.lower().split('x'))
-        else:
-            width = height = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'size must be N or WxH, got {text!r}') from None
-    if min(width, height) < 32:
+def parse_image_size(text: str) -> dict[str, int]:
+    """'320' -> height and width 320; 'HxW' -> height H, width W (keyword arguments)."""
+    height, width, batch = parse_size(text if 'x' in text else f'{text}x{text}')
+    if batch != 1:
+        raise argparse.ArgumentTypeError(f'size must be N or HxW, got {text!r}')
+    if min(height, width) < 32:
         raise argparse.ArgumentTypeError(f'images must be at least 32 px a side, got {text!r}')
-    return height, width
+    return dict(height=height, width=width)
 
 
-def run_coco(args: argparse.Namespace) -> None:
-    split_sizes = (args.num_train, args.num_val)
-    written = generate_coco(
-        args.out_dir, *split_sizes, *args.size, args.seed, args.categories, textured=args.textured
-    )
-    for split, ann_file in written.items():
-        print(f'{split}: {ann_file}')
+def parse_side(text: str) -> dict[str, int]:
+    """'32' -> square images of side 32 (keyword argument ``size``)."""
+    try:
+        return dict(size=int(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'size must be an integer, got {text!r}') from None
 
 
-def add_coco_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        'coco', help='COCO-format instance segmentation (mmdet CocoDataset / CocoMetric)'
-    )
-    parser.add_argument('out_dir', help='dataset root (annotations/, train2017/, val2017/)')
-    parser.add_argument('--num-train', type=int, default=200, help='training images')
-    parser.add_argument('--num-val', type=int, default=50, help='validation images')
-    parser.add_argument('--size', type=parse_size, default=(128, 128), help='N or WxH pixels')
-    parser.add_argument(
-        '--textured', action='store_true', help='textured backgrounds (a harder task)'
-    )
+def add_dataset_parser(
+    subparsers: argparse._SubParsersAction,
+    name: str,
+    generate: Callable[..., dict[str, str]],
+    description: str,
+    sizes: tuple[int, int, str],
+) -> argparse.ArgumentParser:
+    """Register one dataset's sub-command with the options every dataset has.
+
+    ``sizes`` is the default training and validation image counts and what they count.
+    """
+    parser = subparsers.add_parser(name, help=description)
+    parser.add_argument('out_dir', help='dataset root')
+    parser.add_argument('--num-train', type=int, default=sizes[0], help=f'training {sizes[2]}')
+    parser.add_argument('--num-val', type=int, default=sizes[1], help=f'validation {sizes[2]}')
+    parser.add_argument('--textured', action='store_true', help='textured backgrounds (harder)')
     parser.add_argument('--seed', type=int, default=0, help='dataset seed')
-    parser.add_argument(
-        '--categories', nargs='+', default=list(DEFAULT_CATEGORIES), help='shape categories'
-    )
-    parser.set_defaults(func=run_coco)
-
-
-def run_imagenet(args: argparse.Namespace) -> None:
-    written = generate_imagenet(
-        args.out_dir,
-        args.num_train,
-        args.num_val,
-        args.size,
-        args.seed,
-        args.categories,
-        args.textured,
-    )
-    for split, path in written.items():
-        print(f'{split}: {path}')
-
-
-def add_imagenet_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        'imagenet', help='ImageNet-layout classification (mmpretrain ImageNet / CustomDataset)'
-    )
-    parser.add_argument('out_dir', help='dataset root (meta/, train/, val/)')
-    parser.add_argument('--num-train', type=int, default=150, help='training images per class')
-    parser.add_argument('--num-val', type=int, default=25, help='validation images per class')
-    parser.add_argument('--size', type=int, default=32, help='image side in pixels (>= 16)')
-    parser.add_argument(
-        '--textured', action='store_true', help='textured backgrounds (a harder task)'
-    )
-    parser.add_argument('--seed', type=int, default=0, help='dataset seed')
-    parser.add_argument(
-        '--categories', nargs='+', default=list(DEFAULT_CATEGORIES), help='shape classes'
-    )
-    parser.set_defaults(func=run_imagenet)
-
-
-def run_ade20k(args: argparse.Namespace) -> None:
-    split_sizes = (args.num_train, args.num_val)
-    written = generate_ade20k(
-        args.out_dir, *split_sizes, *args.size, args.seed, args.categories, args.textured,
-        class_colors=not args.shape_only,
-    )  # fmt: skip
-    for split, ann_dir in written.items():
-        print(f'{split}: {ann_dir}')
-    print(f'classes (after reduce_zero_label): {ade20k_classes(args.categories)}')
-
-
-def add_ade20k_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        'ade20k', help='ADE20K-layout semantic segmentation (mmseg datasets / IoUMetric)'
-    )
-    parser.add_argument('out_dir', help='dataset root (images/, annotations/)')
-    parser.add_argument('--num-train', type=int, default=200, help='training images')
-    parser.add_argument('--num-val', type=int, default=50, help='validation images')
-    parser.add_argument('--size', type=parse_size, default=(128, 128), help='N or WxH pixels')
-    parser.add_argument(
-        '--textured', action='store_true', help='textured backgrounds (a harder task)'
-    )
-    parser.add_argument(
-        '--shape-only',
-        action='store_true',
-        help='random shape colours: only the outline tells the classes apart (much harder)',
-    )
-    parser.add_argument('--seed', type=int, default=0, help='dataset seed')
-    parser.add_argument(
-        '--categories', nargs='+', default=list(DEFAULT_CATEGORIES), help='shape categories'
-    )
-    parser.set_defaults(func=run_ade20k)
+    parser.add_argument('--categories', nargs='+', default=list(DEFAULT_CATEGORIES), help='shapes')
+    parser.set_defaults(generate=generate, dataset_options={})
+    return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     subparsers = parser.add_subparsers(dest='dataset', required=True)
-    add_coco_parser(subparsers)
-    add_ade20k_parser(subparsers)
-    add_imagenet_parser(subparsers)
+    coco = add_dataset_parser(
+        subparsers, 'coco', generate_coco,
+        'COCO-format instance segmentation (mmdet CocoDataset / CocoMetric)', (200, 50, 'images'),
+    )  # fmt: skip
+    coco.add_argument('--size', type=parse_image_size, default='128', help='N or HxW pixels')
+    ade20k = add_dataset_parser(
+        subparsers, 'ade20k', generate_ade20k,
+        'ADE20K-layout semantic segmentation (mmseg datasets / IoUMetric)', (200, 50, 'images'),
+    )  # fmt: skip
+    ade20k.add_argument('--size', type=parse_image_size, default='128', help='N or HxW pixels')
+    ade20k.add_argument(
+        '--shape-only',
+        action='store_const',
+        dest='dataset_options',
+        const=dict(class_colors=False),
+        help='random shape colours: only the outline tells the classes apart (much harder)',
+    )
+    imagenet = add_dataset_parser(
+        subparsers, 'imagenet', generate_imagenet,
+        'ImageNet-layout classification (mmpretrain ImageNet / CustomDataset)',
+        (150, 25, 'images per class'),
+    )  # fmt: skip
+    imagenet.add_argument('--size', type=parse_side, default='32', help='image side (>= 16)')
     args = parser.parse_args(argv)
-    args.func(args)
+    written = args.generate(
+        args.out_dir, args.num_train, args.num_val, seed=args.seed, categories=args.categories,
+        textured=args.textured, **args.size, **args.dataset_options,
+    )  # fmt: skip
+    for split, path in written.items():
+        print(f'{split}: {path}')
+    if args.dataset == 'ade20k':
+        print(f'classes (after reduce_zero_label): {ade20k_classes(args.categories)}')
 
 
 if __name__ == '__main__':

@@ -6,12 +6,9 @@ Same command line as mmdet's ``tools/train.py``:
 """
 
 import argparse
-import os
-import sys
 
-from mmengine.config import DictAction
-
-from smt_mm.apis import LAUNCHERS, ConfigPathError, load_config, train_model
+from smt_mm.apis import load_config, prepare_train_config, train_model
+from smt_mm.apis.cli import exit_on_config_path_error, parse_tool_args
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -32,29 +29,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help='resume from this checkpoint; without a path, from the latest checkpoint in '
         'the work dir',
     )
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, e.g. model.backbone.init_cfg.checkpoint=PATH; '
-        'lists as key="[a,b]" or key=a,b, nesting allowed, no white space in values',
-    )
-    parser.add_argument('--launcher', choices=LAUNCHERS, default='none', help='job launcher')
-    # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank.
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    return parse_tool_args(parser, argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    try:
+    with exit_on_config_path_error():
         cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
-        train_model(cfg, amp=args.amp, resume=args.resume, auto_scale_lr=args.auto_scale_lr)
-    except ConfigPathError as err:
-        sys.exit(f'error: {err}')
+        prepare_train_config(cfg, args.amp, args.resume, args.auto_scale_lr)
+        train_model(cfg)
 
 
 if __name__ == '__main__':

@@ -22,9 +22,7 @@ train_dataloader = dict(
 )
 val_dataloader = dict(
     dataset=dict(
-        _delete_=True,
-        type='ImageNet21k',
-        data_root='data/imagenet21k',
+        train_dataloader['dataset'],
         ann_file='meta/val.txt',
         data_prefix='val',
         pipeline=_base_.test_pipeline,

@@ -55,11 +55,9 @@ val_dataloader = dict(
     batch_size=32,
     num_workers=1,
     dataset=dict(
-        type='CustomDataset',
-        data_root=data_root,
+        train_dataloader['dataset'],
         ann_file='meta/val.txt',
         data_prefix='val',
-        metainfo=dict(classes=classes),
         pipeline=test_pipeline,
     ),
     sampler=dict(type='DefaultSampler', shuffle=False),

@@ -155,6 +155,13 @@ def build_runner(cfg: Config) -> Runner:
     return Runner.from_cfg(cfg)
 
 
+def _checked_runner(cfg: Config, mode: str) -> Runner:
+    """Check the config's paths for ``mode``, adapt it to the device and build its runner."""
+    check_config_paths(cfg, mode)
+    setup_device(cfg)
+    return build_runner(cfg)
+
+
 def prepare_train_config(
     cfg: Config,
     amp: bool = False,
@@ -204,19 +211,12 @@ def prepare_train_config(
     return cfg
 
 
-def train_model(
-    cfg: Config,
-    amp: bool = False,
-    resume: str | None = None,
-    auto_scale_lr: bool = False,
-) -> Runner:
-    """Apply the switches, check the paths, adapt to the device, build the runner and train.
+def train_model(cfg: Config) -> Runner:
+    """Check the paths, adapt to the device, build the runner and train.
 
     Args:
-        cfg (Config): The config from :func:`load_config`, changed in place.
-        amp (bool): See :func:`prepare_train_config`. Defaults to False.
-        resume (str, optional): See :func:`prepare_train_config`. Defaults to None.
-        auto_scale_lr (bool): See :func:`prepare_train_config`. Defaults to False.
+        cfg (Config): The config from :func:`load_config` (with the command-line switches of
+            :func:`prepare_train_config` applied), changed in place.
 
     Returns:
         Runner: The runner after training (its ``model`` holds the trained weights).
@@ -224,48 +224,9 @@ def train_model(
     Raises:
         ConfigPathError: If a checkpoint or dataset path of the config does not exist.
     """
-    prepare_train_config(cfg, amp, resume, auto_scale_lr)
-    check_config_paths(cfg, 'train')
-    setup_device(cfg)
-    runner = build_runner(cfg)
+    runner = _checked_runner(cfg, 'train')
     runner.train()
     return runner
-
-
-def prepare_test_config(
-    cfg: Config,
-    checkpoint: str,
-    tta: bool = False,
-    show_dir: str | None = None,
-    show: bool = False,
-    wait_time: float = 2.0,
-    out: str | None = None,
-) -> Config:
-    """Apply the testing command-line switches to a loaded config.
-
-    Args:
-        cfg (Config): The config from :func:`load_config`, changed in place.
-        checkpoint (str): The checkpoint to evaluate (becomes ``load_from``).
-        tta (bool): Test-time augmentation with the config's ``tta_model`` and
-            ``tta_pipeline``. Defaults to False.
-        show_dir (str, optional): Save pictures of the predictions there
-            (see :func:`~smt_mm.apis.scopes.enable_visualization`). Defaults to None.
-        show (bool): Show the pictures in a window. Defaults to False.
-        wait_time (float): Seconds each shown picture stays. Defaults to 2.0.
-        out (str, optional): Also dump the raw predictions there
-            (see :func:`~smt_mm.apis.scopes.add_dump_results`). Defaults to None.
-
-    Returns:
-        Config: ``cfg``.
-    """
-    cfg.load_from = checkpoint
-    if show or show_dir:
-        enable_visualization(cfg, show_dir, show, wait_time)
-    if tta:
-        apply_tta(cfg)
-    if out is not None:
-        add_dump_results(cfg, out)
-    return cfg
 
 
 def _to_builtin(value: object) -> object:
@@ -317,12 +278,15 @@ def test_model(
 
     Args:
         cfg (Config): The config from :func:`load_config`, changed in place.
-        checkpoint (str): The checkpoint to evaluate.
-        tta (bool): See :func:`prepare_test_config`. Defaults to False.
-        show_dir (str, optional): See :func:`prepare_test_config`. Defaults to None.
-        show (bool): See :func:`prepare_test_config`. Defaults to False.
-        wait_time (float): See :func:`prepare_test_config`. Defaults to 2.0.
-        out (str, optional): See :func:`prepare_test_config`. Defaults to None.
+        checkpoint (str): The checkpoint to evaluate (becomes ``load_from``).
+        tta (bool): Test-time augmentation with the config's ``tta_model`` and
+            ``tta_pipeline``. Defaults to False.
+        show_dir (str, optional): Save pictures of the predictions there
+            (see :func:`~smt_mm.apis.scopes.enable_visualization`). Defaults to None.
+        show (bool): Show the pictures in a window. Defaults to False.
+        wait_time (float): Seconds each shown picture stays. Defaults to 2.0.
+        out (str, optional): Also dump the raw predictions there
+            (see :func:`~smt_mm.apis.scopes.add_dump_results`). Defaults to None.
 
     Returns:
         tuple[dict, str | None]: The metrics and the JSON file (None on ranks other than 0).
@@ -330,10 +294,14 @@ def test_model(
     Raises:
         ConfigPathError: If the checkpoint or a test dataset path does not exist.
     """
-    prepare_test_config(cfg, checkpoint, tta, show_dir, show, wait_time, out)
-    check_config_paths(cfg, 'test')
-    setup_device(cfg)
-    runner = build_runner(cfg)
+    cfg.load_from = checkpoint
+    if show or show_dir:
+        enable_visualization(cfg, show_dir, show, wait_time)
+    if tta:
+        apply_tta(cfg)
+    if out is not None:
+        add_dump_results(cfg, out)
+    runner = _checked_runner(cfg, 'test')
     metrics = runner.test()
     if get_rank() != 0:
         return metrics, None

@@ -27,11 +27,14 @@ of the other toy sets (harder tasks).
 import os
 import os.path as osp
 from collections.abc import Sequence
+from functools import partial
+from typing import Any
 
 import cv2
 import numpy as np
 
-from .shapes import DEFAULT_CATEGORIES, render_label_map, sample_scene
+from .shapes import DEFAULT_CATEGORIES, render_label_map
+from .splits import check_categories, check_split, generate_splits, split_scenes, write_jpeg
 
 #: The splits written by :func:`generate_ade20k`, with a fixed seed offset each so that the
 #: images of one split do not depend on the number of images of the other.
@@ -61,21 +64,12 @@ def ade20k_classes(categories: Sequence[str] = DEFAULT_CATEGORIES) -> tuple[str,
     Raises:
         ValueError: If ``categories`` is empty or has duplicates.
     """
-    if not categories or len(set(categories)) != len(categories):
-        raise ValueError(f'categories must be non-empty and distinct, got {list(categories)}')
+    check_categories(categories)
     return (BACKGROUND_CLASS, *categories)
 
 
 def ade20k_paths(out_dir: str, split: str) -> tuple[str, str]:
-    """Return a split's image and annotation folders.
-
-    Args:
-        out_dir (str): The dataset root.
-        split (str): ``'training'`` or ``'validation'``.
-
-    Returns:
-        tuple[str, str]: ``(image_dir, annotation_dir)``.
-    """
+    """The image and annotation folders of a split (``'training'`` or ``'validation'``)."""
     return osp.join(out_dir, 'images', split), osp.join(out_dir, 'annotations', split)
 
 
@@ -96,47 +90,32 @@ def boundary_band(label_map: np.ndarray, width: int = 1) -> np.ndarray:
     return cv2.dilate(label_map, kernel) != cv2.erode(label_map, kernel)
 
 
+#: The scenes of the toy ADE20K dataset: keyword arguments of
+#: :func:`~smt_mm.toydata.shapes.sample_scene`, each overridable in :func:`make_ade20k_split`.
+#: ``class_colors=False`` leaves only the outline to tell the shapes apart (a much harder task
+#: for a from-scratch segmenter), ``textured=True`` draws textured backgrounds.
+SCENE: dict[str, Any] = dict(
+    height=128, width=128, categories=DEFAULT_CATEGORIES, num_objects=(2, 6),
+    size_range=(0.12, 0.8), textured=False, class_colors=True,
+)  # fmt: skip
+
+
 def make_ade20k_split(
-    out_dir: str,
-    split: str,
-    num_images: int,
-    height: int = 128,
-    width: int = 128,
-    seed: int = 0,
-    categories: Sequence[str] = DEFAULT_CATEGORIES,
-    num_objects: tuple[int, int] = (2, 6),
-    size_range: tuple[float, float] = (0.12, 0.8),
-    boundary_width: int = 1,
-    textured: bool = False,
-    class_colors: bool = True,
+    out_dir: str, split: str, num_images: int, seed: int = 0, boundary_width: int = 1, **scene: Any
 ) -> list[str]:
     """Write one split: JPEG images and PNG label maps with the same file names.
 
-    Image ``i`` of a split is drawn from ``np.random.default_rng([seed, split_id, i])``, so a
-    dataset is the same on every machine and for every ``num_images`` (a larger split starts
-    with the images of a smaller one).
+    Image ``i`` of a split is drawn as described in :func:`~smt_mm.toydata.splits.split_scenes`.
 
     Args:
         out_dir (str): The dataset root (created if needed).
         split (str): A key of :data:`SPLITS`.
         num_images (int): The number of images.
-        height (int): The image height. Defaults to 128.
-        width (int): The image width. Defaults to 128.
         seed (int): The dataset seed. Defaults to 0.
-        categories (Sequence[str]): Shape categories; see :func:`ade20k_classes`.
-            Defaults to :data:`~smt_mm.toydata.shapes.DEFAULT_CATEGORIES`.
-        num_objects (tuple[int, int]): Inclusive range of objects per image.
-            Defaults to (2, 6).
-        size_range (tuple[float, float]): Object sizes as fractions of the short image side,
-            drawn log-uniformly. Defaults to (0.12, 0.8).
         boundary_width (int): Half-width in pixels of the unlabelled band between regions;
             0 labels every pixel. Defaults to 1.
-        textured (bool): Draw on textured backgrounds instead of flat one-colour ones (a
-            harder task). Defaults to False.
-        class_colors (bool): Paint each shape in its category's hue on a grey background
-            (see :func:`~smt_mm.toydata.shapes.sample_scene`); False leaves only the outline
-            to tell the shapes apart (a much harder task for a from-scratch segmenter).
-            Defaults to True.
+        **scene: Changes to :data:`SCENE` (image ``height`` and ``width``, ``categories``
+            (see :func:`ade20k_classes`), ``num_objects``, ``size_range``, ...).
 
     Returns:
         list[str]: The written file names without extension, in order.
@@ -144,73 +123,32 @@ def make_ade20k_split(
     Raises:
         ValueError: If ``split`` is unknown, ``num_images`` < 1 or the categories are invalid.
     """
-    if split not in SPLITS:
-        raise ValueError(f'unknown split {split!r}; choose from {list(SPLITS)}')
-    if num_images < 1:
-        raise ValueError(f'num_images must be >= 1, got {num_images}')
-    ade20k_classes(categories)  # validates the categories
+    scene = SCENE | scene
+    check_split(SPLITS, split, num_images, 'num_images')
+    check_categories(scene['categories'])
     image_dir, ann_dir = ade20k_paths(out_dir, split)
     os.makedirs(image_dir, exist_ok=True)
     os.makedirs(ann_dir, exist_ok=True)
 
     names = []
-    for index in range(num_images):
-        rng = np.random.default_rng([seed, SPLITS[split], index])
-        image, instances = sample_scene(
-            rng,
-            height,
-            width,
-            num_objects=num_objects,
-            categories=categories,
-            size_range=size_range,
-            textured=textured,
-            class_colors=class_colors,
-        )
+    for name, image, instances in split_scenes(seed, SPLITS[split], num_images, **scene):
+        height, width = image.shape[:2]
         label_map = render_label_map(
             instances, height, width, background=BACKGROUND, offset=BACKGROUND + 1
         )
         label_map[boundary_band(label_map, boundary_width)] = UNLABELLED
-        name = f'{index:06d}'
-        cv2.imwrite(osp.join(image_dir, name + '.jpg'), image, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        write_jpeg(osp.join(image_dir, name + '.jpg'), image)
         cv2.imwrite(osp.join(ann_dir, name + '.png'), label_map)
         names.append(name)
     return names
 
 
-def generate_ade20k(
-    out_dir: str,
-    num_train: int = 200,
-    num_val: int = 50,
-    height: int = 128,
-    width: int = 128,
-    seed: int = 0,
-    categories: Sequence[str] = DEFAULT_CATEGORIES,
-    textured: bool = False,
-    class_colors: bool = True,
-) -> dict[str, str]:
-    """Write the training and validation splits of the toy ADE20K dataset.
-
-    Args:
-        out_dir (str): The dataset root (created if needed).
-        num_train (int): Training images. Defaults to 200.
-        num_val (int): Validation images. Defaults to 50.
-        height (int): The image height. Defaults to 128.
-        width (int): The image width. Defaults to 128.
-        seed (int): The dataset seed. Defaults to 0.
-        categories (Sequence[str]): Shape categories. Defaults to
-            :data:`~smt_mm.toydata.shapes.DEFAULT_CATEGORIES`.
-        textured (bool): Textured instead of flat backgrounds. Defaults to False.
-        class_colors (bool): One hue per category (see :func:`make_ade20k_split`).
-            Defaults to True.
-
-    Returns:
-        dict[str, str]: The annotation folder of each split, keyed by split.
-    """
-    written = {}
-    for split, num_images in (('training', num_train), ('validation', num_val)):
-        make_ade20k_split(
-            out_dir, split, num_images, height, width, seed, categories,
-            textured=textured, class_colors=class_colors,
-        )  # fmt: skip
-        written[split] = ade20k_paths(out_dir, split)[1]
-    return written
+#: ``generate_ade20k(out_dir, num_train=200, num_val=50, **options)`` writes the training and
+#: validation splits with the keyword arguments of :func:`make_ade20k_split` and returns their
+#: annotation folders, keyed by split (see :func:`~smt_mm.toydata.splits.generate_splits`).
+generate_ade20k = partial(
+    generate_splits,
+    make_ade20k_split,
+    tuple(SPLITS),
+    lambda root, split: ade20k_paths(root, split)[1],
+)

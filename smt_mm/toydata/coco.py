@@ -21,13 +21,11 @@ side) make the dataset of ``make demo``, which a Mask R-CNN learns from scratch 
 import json
 import os
 import os.path as osp
-from collections.abc import Sequence
 from functools import partial
+from typing import Any
 
-import cv2
-import numpy as np
-
-from .shapes import DEFAULT_CATEGORIES, mask_to_polygons, sample_scene
+from .shapes import DEFAULT_CATEGORIES, mask_to_polygons
+from .splits import check_split, generate_splits, split_scenes, write_jpeg
 
 #: The splits written by :func:`generate_coco`, with a fixed seed offset each so that the images
 #: of one split do not depend on the number of images of the other.
@@ -35,51 +33,32 @@ SPLITS: dict[str, int] = {'train2017': 0, 'val2017': 1}
 
 
 def coco_paths(out_dir: str, split: str) -> tuple[str, str]:
-    """Return where a split's annotation file and image folder are.
-
-    Args:
-        out_dir (str): The dataset root.
-        split (str): ``'train2017'`` or ``'val2017'``.
-
-    Returns:
-        tuple[str, str]: ``(annotation_file, image_dir)``.
-    """
+    """The annotation file and the image folder of a split (``'train2017'`` or ``'val2017'``)."""
     return osp.join(out_dir, 'annotations', f'instances_{split}.json'), osp.join(out_dir, split)
 
 
-def make_coco_split(
-    out_dir: str,
-    split: str,
-    num_images: int,
-    height: int = 128,
-    width: int = 128,
-    seed: int = 0,
-    categories: Sequence[str] = DEFAULT_CATEGORIES,
-    num_objects: tuple[int, int] = (1, 4),
-    size_range: tuple[float, float] = (0.15, 0.6),
-    textured: bool = False,
-) -> dict:
+#: The scenes of the toy COCO dataset: keyword arguments of
+#: :func:`~smt_mm.toydata.shapes.sample_scene`, each overridable in :func:`make_coco_split`
+#: (``textured=True`` draws textured backgrounds, a harder task).
+SCENE: dict[str, Any] = dict(
+    height=128, width=128, categories=DEFAULT_CATEGORIES, num_objects=(1, 4),
+    size_range=(0.15, 0.6), textured=False,
+)  # fmt: skip
+
+
+def make_coco_split(out_dir: str, split: str, num_images: int, seed: int = 0, **scene: Any) -> dict:
     """Write one split: JPEG images and a COCO instance annotation file.
 
-    Image ``i`` of a split is drawn from ``np.random.default_rng([seed, split_id, i])``, so a
-    dataset is the same on every machine and for every ``num_images`` (a larger split starts
-    with the images of a smaller one).
+    Image ``i`` of a split is drawn as described in :func:`~smt_mm.toydata.splits.split_scenes`;
+    the first one has no objects.
 
     Args:
         out_dir (str): The dataset root (created if needed).
         split (str): A key of :data:`SPLITS`.
-        num_images (int): The number of images; the first one has no objects.
-        height (int): The image height. Defaults to 128.
-        width (int): The image width. Defaults to 128.
+        num_images (int): The number of images.
         seed (int): The dataset seed. Defaults to 0.
-        categories (Sequence[str]): Shape categories; COCO ids are 1 + their index.
-            Defaults to :data:`~smt_mm.toydata.shapes.DEFAULT_CATEGORIES`.
-        num_objects (tuple[int, int]): Inclusive range of objects per image.
-            Defaults to (1, 4).
-        size_range (tuple[float, float]): Object sizes as fractions of the short image side.
-            Defaults to (0.15, 0.6).
-        textured (bool): Draw on textured backgrounds (a harder task) instead of flat
-            one-colour ones. Defaults to False.
+        **scene: Changes to :data:`SCENE` (image ``height`` and ``width``, ``categories``
+            (COCO ids are 1 + their index), ``num_objects``, ``size_range``, ``textured``).
 
     Returns:
         dict: The COCO annotation dictionary that was written.
@@ -87,32 +66,19 @@ def make_coco_split(
     Raises:
         ValueError: If ``split`` is unknown or ``num_images`` < 1.
     """
-    if split not in SPLITS:
-        raise ValueError(f'unknown split {split!r}; choose from {list(SPLITS)}')
-    if num_images < 1:
-        raise ValueError(f'num_images must be >= 1, got {num_images}')
+    scene = SCENE | scene
+    check_split(SPLITS, split, num_images, 'num_images')
     ann_file, image_dir = coco_paths(out_dir, split)
     os.makedirs(image_dir, exist_ok=True)
     os.makedirs(osp.dirname(ann_file), exist_ok=True)
 
     images: list[dict] = []
     annotations: list[dict] = []
-    for index in range(num_images):
-        rng = np.random.default_rng([seed, SPLITS[split], index])
-        count = (0, 0) if index == 0 else num_objects
-        image, instances = sample_scene(
-            rng,
-            height,
-            width,
-            num_objects=count,
-            categories=categories,
-            size_range=size_range,
-            textured=textured,
-        )
-        file_name = f'{index:06d}.jpg'
-        cv2.imwrite(osp.join(image_dir, file_name), image, [cv2.IMWRITE_JPEG_QUALITY, 95])
-        image_id = index + 1
-        images.append(dict(id=image_id, file_name=file_name, height=height, width=width))
+    scenes = split_scenes(seed, SPLITS[split], num_images, empty_first=True, **scene)
+    for image_id, (name, image, instances) in enumerate(scenes, start=1):
+        write_jpeg(osp.join(image_dir, name + '.jpg'), image)
+        height, width = image.shape[:2]
+        images.append(dict(id=image_id, file_name=name + '.jpg', height=height, width=width))
         for inst in instances:
             polygons = mask_to_polygons(inst.mask)
             if not polygons:
@@ -134,7 +100,8 @@ def make_coco_split(
         images=images,
         annotations=annotations,
         categories=[
-            dict(id=i + 1, name=name, supercategory='shape') for i, name in enumerate(categories)
+            dict(id=i + 1, name=name, supercategory='shape')
+            for i, name in enumerate(scene['categories'])
         ],
     )
     with open(ann_file, 'w') as f:
@@ -142,50 +109,9 @@ def make_coco_split(
     return coco
 
 
-def generate_coco(
-    out_dir: str,
-    num_train: int = 200,
-    num_val: int = 50,
-    height: int = 128,
-    width: int = 128,
-    seed: int = 0,
-    categories: Sequence[str] = DEFAULT_CATEGORIES,
-    num_objects: tuple[int, int] = (1, 4),
-    size_range: tuple[float, float] = (0.15, 0.6),
-    textured: bool = False,
-) -> dict[str, str]:
-    """Write the train and val splits of the toy COCO dataset.
-
-    Args:
-        out_dir (str): The dataset root (created if needed).
-        num_train (int): Training images. Defaults to 200.
-        num_val (int): Validation images. Defaults to 50.
-        height (int): The image height. Defaults to 128.
-        width (int): The image width. Defaults to 128.
-        seed (int): The dataset seed. Defaults to 0.
-        categories (Sequence[str]): Shape categories. Defaults to
-            :data:`~smt_mm.toydata.shapes.DEFAULT_CATEGORIES`.
-        num_objects (tuple[int, int]): Inclusive range of objects per image (the first image
-            of each split has none). Defaults to (1, 4).
-        size_range (tuple[float, float]): Object sizes as fractions of the short image side.
-            Defaults to (0.15, 0.6).
-        textured (bool): Textured instead of flat backgrounds. Defaults to False.
-
-    Returns:
-        dict[str, str]: The written annotation files, keyed by split.
-    """
-    write = partial(
-        make_coco_split,
-        height=height,
-        width=width,
-        seed=seed,
-        categories=categories,
-        num_objects=num_objects,
-        size_range=size_range,
-        textured=textured,
-    )
-    written = {}
-    for split, num_images in (('train2017', num_train), ('val2017', num_val)):
-        write(out_dir, split, num_images)
-        written[split] = coco_paths(out_dir, split)[0]
-    return written
+#: ``generate_coco(out_dir, num_train=200, num_val=50, **options)`` writes the train2017 and
+#: val2017 splits with the keyword arguments of :func:`make_coco_split` and returns their
+#: annotation files, keyed by split (see :func:`~smt_mm.toydata.splits.generate_splits`).
+generate_coco = partial(
+    generate_splits, make_coco_split, tuple(SPLITS), lambda root, split: coco_paths(root, split)[0]
+)

@@ -19,6 +19,7 @@ folders (the labels agree, because classes are numbered in sorted name order)::
 import os
 import os.path as osp
 from collections.abc import Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -26,10 +27,12 @@ import numpy as np
 from .shapes import (
     DEFAULT_CATEGORIES,
     SHAPE_CATEGORIES,
+    contrasting_color,
     polygon_mask,
     shape_polygon,
     textured_background,
 )
+from .splits import check_categories, check_split, generate_splits
 
 #: The splits written by :func:`generate_imagenet`, with a fixed seed offset each so that the
 #: images of one split do not depend on the size of the other.
@@ -37,15 +40,7 @@ SPLITS: dict[str, int] = {'train': 0, 'val': 1}
 
 
 def imagenet_paths(out_dir: str, split: str) -> tuple[str, str]:
-    """Return where a split's annotation file and image folder are.
-
-    Args:
-        out_dir (str): The dataset root.
-        split (str): ``'train'`` or ``'val'``.
-
-    Returns:
-        tuple[str, str]: ``(annotation_file, image_dir)``.
-    """
+    """The annotation file and the image folder of a split (``'train'`` or ``'val'``)."""
     return osp.join(out_dir, 'meta', f'{split}.txt'), osp.join(out_dir, split)
 
 
@@ -62,8 +57,7 @@ def toy_classes(categories: Sequence[str] = DEFAULT_CATEGORIES) -> tuple[str, ..
     Raises:
         ValueError: If ``categories`` is empty or has duplicates.
     """
-    if not categories or len(set(categories)) != len(categories):
-        raise ValueError(f'categories must be non-empty and distinct, got {list(categories)}')
+    check_categories(categories)
     return tuple(sorted(categories))
 
 
@@ -99,13 +93,7 @@ def draw_shape_image(
     center = size / 2 + rng.uniform(-max_offset, max_offset, size=2) * size
     mask = polygon_mask(shape_polygon(rng, category, tuple(center), diameter), size, size)
     reference = image[mask].mean(axis=0) if mask.any() else image.mean(axis=(0, 1))
-    color = 255.0 - reference
-    for _ in range(20):
-        candidate = rng.uniform(0, 255, size=3)
-        if np.linalg.norm(candidate - reference) > 110:
-            color = candidate
-            break
-    image[mask] = color + rng.normal(0, 6, size=(int(mask.sum()), 3))
+    image[mask] = contrasting_color(rng, reference) + rng.normal(0, 6, size=(int(mask.sum()), 3))
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
@@ -142,10 +130,7 @@ def make_imagenet_split(
         ValueError: If ``split`` or a category is unknown, ``num_per_class`` < 1 or
             ``size`` < 16.
     """
-    if split not in SPLITS:
-        raise ValueError(f'unknown split {split!r}; choose from {list(SPLITS)}')
-    if num_per_class < 1:
-        raise ValueError(f'num_per_class must be >= 1, got {num_per_class}')
+    check_split(SPLITS, split, num_per_class, 'num_per_class')
     if size < 16:
         raise ValueError(f'size must be >= 16 pixels, got {size}')
     classes = toy_classes(categories)
@@ -170,13 +155,7 @@ def make_imagenet_split(
 
 
 def generate_imagenet(
-    out_dir: str,
-    num_train_per_class: int = 150,
-    num_val_per_class: int = 25,
-    size: int = 32,
-    seed: int = 0,
-    categories: Sequence[str] = DEFAULT_CATEGORIES,
-    textured: bool = False,
+    out_dir: str, num_train_per_class: int = 150, num_val_per_class: int = 25, **options: Any
 ) -> dict[str, str]:
     """Write the train and val splits and ``meta/classes.txt`` of the toy ImageNet dataset.
 
@@ -184,22 +163,19 @@ def generate_imagenet(
         out_dir (str): The dataset root (created if needed).
         num_train_per_class (int): Training images per class. Defaults to 150.
         num_val_per_class (int): Validation images per class. Defaults to 25.
-        size (int): Image height and width in pixels. Defaults to 32.
-        seed (int): The dataset seed. Defaults to 0.
-        categories (Sequence[str]): Shape categories, one class each. Defaults to
-            :data:`~smt_mm.toydata.shapes.DEFAULT_CATEGORIES`.
-        textured (bool): Textured instead of flat backgrounds. Defaults to False.
+        **options: Keyword arguments of :func:`make_imagenet_split` (``size``, ``seed``,
+            ``categories``, ``textured``), the same for both splits.
 
     Returns:
         dict[str, str]: The written annotation files, keyed by split, and the class list under
         ``'classes'``.
     """
-    written = {}
-    for split, num in (('train', num_train_per_class), ('val', num_val_per_class)):
-        make_imagenet_split(out_dir, split, num, size, seed, categories, textured)
-        written[split] = imagenet_paths(out_dir, split)[0]
-    classes_file = osp.join(out_dir, 'meta', 'classes.txt')
-    with open(classes_file, 'w') as f:
-        f.writelines(f'{name}\n' for name in toy_classes(categories))
-    written['classes'] = classes_file
+    written = generate_splits(
+        make_imagenet_split, tuple(SPLITS), lambda root, split: imagenet_paths(root, split)[0],
+        out_dir, num_train_per_class, num_val_per_class, **options,
+    )  # fmt: skip
+    classes = toy_classes(options.get('categories', DEFAULT_CATEGORIES))
+    written['classes'] = osp.join(out_dir, 'meta', 'classes.txt')
+    with open(written['classes'], 'w') as f:
+        f.writelines(f'{name}\n' for name in classes)
     return written

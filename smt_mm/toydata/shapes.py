@@ -191,7 +191,7 @@ def textured_background(rng: np.random.Generator, height: int, width: int) -> np
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
-def _contrasting_color(rng: np.random.Generator, reference: np.ndarray) -> np.ndarray:
+def contrasting_color(rng: np.random.Generator, reference: np.ndarray) -> np.ndarray:
     """A random colour at least a fixed distance from ``reference`` (BGR)."""
     for _ in range(20):
         color = rng.uniform(0, 255, size=3)
@@ -214,7 +214,7 @@ def _paint(
     """Fill ``mask`` of ``image`` in place with a noisy ``color`` (default: one that stands out)."""
     if color is None:
         reference = image[mask].reshape(-1, 3).mean(axis=0)
-        color = _contrasting_color(rng, reference)
+        color = contrasting_color(rng, reference)
     # A linear shading across the object plus pixel noise: a surface, not a flat sticker.
     ys, xs = np.nonzero(mask)
     direction = rng.normal(size=2)

@@ -1,7 +1,6 @@
 """A ground truth | prediction picture of one image of a detection config's test set."""
 
 import os
-import os.path as osp
 
 import mmcv
 import numpy as np
@@ -25,32 +24,13 @@ def _ground_truth(data_info: dict, height: int, width: int) -> InstanceData:
     return gt
 
 
-def draw_detection_example(
-    config: str | Config,
-    checkpoint: str,
-    out_file: str,
-    index: int = 1,
-    score_thr: float = 0.3,
-    device: str = 'cpu',
-) -> str:
-    """Draw one test image twice: the ground truth (left) and the model's prediction (right).
-
-    Args:
-        config (str | Config): An mmdet config (its ``test_dataloader.dataset`` is used).
-        checkpoint (str): The checkpoint to load.
-        out_file (str): The picture to write (its folder is created).
-        index (int): The dataset index of the image. Defaults to 1 (index 0 of the toy data
-            has no objects).
-        score_thr (float): Predictions below this score are not drawn. Defaults to 0.3.
-        device (str): The device to run the model on. Defaults to ``'cpu'``.
-
-    Returns:
-        str: ``out_file``.
-    """
+def detection_picture(
+    cfg: Config, checkpoint: str, index: int, device: str, score_thr: float = 0.3
+) -> np.ndarray:
+    """Test image ``index`` drawn twice, BGR: ground truth (left), predictions >= ``score_thr``."""
     from mmdet.apis import inference_detector, init_detector
     from mmdet.registry import DATASETS, VISUALIZERS
 
-    cfg = Config.fromfile(config) if isinstance(config, str) else config.copy()
     model = init_detector(cfg, checkpoint, device=device)
     dataset = DATASETS.build(cfg.test_dataloader.dataset)
     data_info = dataset.get_data_info(index)
@@ -62,15 +42,7 @@ def draw_detection_example(
         dict(type='DetLocalVisualizer', name=f'smt_mm_demo_{os.getpid()}_{id(result)}')
     )
     visualizer.dataset_meta = model.dataset_meta
-    os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
     visualizer.add_datasample(
-        osp.basename(data_info['img_path']),
-        image,
-        data_sample=result,
-        draw_gt=True,
-        draw_pred=True,
-        show=False,
-        pred_score_thr=score_thr,
-        out_file=out_file,
+        'example', image, data_sample=result, show=False, pred_score_thr=score_thr
     )
-    return out_file
+    return visualizer.get_image()[..., ::-1]  # RGB -> BGR

@@ -1,5 +1,4 @@
 import argparse
-import importlib.util
 import json
 import math
 import os
@@ -8,13 +7,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import REPO_ROOT, load_tool
 from mmengine.config import Config
 
 from smt_mm.analysis import benchmark as bench
 from smt_mm.analysis.benchmark.cases import _swap_backbone, backbone_name
 from smt_mm.utils.cli import parse_size
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(REPO_ROOT)
 TOY_CONFIGS = [
     REPO / 'configs' / 'detection' / 'mask_rcnn_smt_t_toy.py',
     REPO / 'configs' / 'segmentation' / 'upernet_smt_t_toy.py',
@@ -31,15 +31,6 @@ def mini_backbones(monkeypatch):
     monkeypatch.setitem(bench.BACKBONES, 'swin-t', MINI_SWIN)
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'benchmark_tool', REPO / 'tools' / 'analysis' / 'benchmark.py'
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _check_phase(phase, batch):
     for key in ('median_s', 'min_s', 'max_s', 'throughput', 'peak_memory_gb'):
         assert math.isfinite(phase[key]) and phase[key] > 0, key
@@ -48,7 +39,7 @@ def _check_phase(phase, batch):
 
 
 def test_benchmark_tool_end_to_end(tmp_path, mini_backbones):
-    _load_tool().main(
+    load_tool('tools/analysis/benchmark.py').main(
         [
             '--models', 'smt-t', 'smt-t-plain', 'swin-t',
             '--sizes', '32x48x2',
@@ -94,6 +85,20 @@ def test_plain_variant_builds_smt_with_fused_off(mini_backbones):
     case = bench.BenchmarkCase('smt-t-plain', 32, 32, 1)
     assert bench.CaseModel(case).model.fused is False
     assert bench.CaseModel(bench.BenchmarkCase('smt-t', 32, 32, 1)).model.fused is True
+
+
+def test_mmpretrain_swin_matches_mmdet_swin_in_size_and_outputs():
+    """The Swin of machines without mmcv ops: same settings, parameters and output shapes."""
+    pytest.importorskip('mmpretrain.models')
+    x = torch.rand(1, 3, 64, 96)
+    for size in ('t', 's'):
+        mmdet_swin = bench.CaseModel(bench.BenchmarkCase(f'swin-{size}', 64, 96, 1))
+        mmpretrain_swin = bench.CaseModel(bench.BenchmarkCase(f'swin-{size}-mmpretrain', 64, 96, 1))
+        assert mmdet_swin.params == mmpretrain_swin.params
+        mmdet_swin.model.eval(), mmpretrain_swin.model.eval()  # mmpretrain's returns None
+        shapes = [o.shape for o in mmpretrain_swin.model(x)]
+        assert shapes == [o.shape for o in mmdet_swin.model(x)]
+        assert [s[1] for s in shapes] == list(bench.cases.out_channels(f'swin-{size}-mmpretrain'))
 
 
 def test_backbones_come_from_the_arch_zoo():

@@ -1,6 +1,5 @@
 """The comparison report, on evaluation records that the real tools/test.py writes on toy data."""
 
-import importlib.util
 import json
 import runpy
 import sys
@@ -8,21 +7,16 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import REPO_ROOT, load_tool
 from mmengine.config import Config
 from mmengine.runner import save_checkpoint
 
-from smt_mm.analysis.compare import (
-    check_claims,
-    comparison_markdown,
-    find_eval_records,
-    plot_claims,
-    result_rows,
-)
+from smt_mm.analysis import compare
 from smt_mm.analysis.complexity import build_model
 from smt_mm.analysis.paper import CLAIMS, load_model_index
 from smt_mm.toydata import generate_ade20k, generate_coco
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(REPO_ROOT)
 INDEX = ROOT / 'model-index.yml'
 TOY_DET = ROOT / 'configs/detection/mask_rcnn_smt_t_toy.py'
 TOY_SEG = ROOT / 'configs/segmentation/upernet_smt_t_toy.py'
@@ -53,13 +47,6 @@ model = dict(
 """
 
 
-def _tools_test():
-    spec = importlib.util.spec_from_file_location('smt_mm_tools_test', ROOT / 'tools/test.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _evaluate(tmp: Path, name: str, text: str, *extra: str) -> Path:
     """Write a config named after a paper row, an untrained checkpoint, run tools/test.py."""
     config = tmp / 'configs' / f'{name}.py'
@@ -72,7 +59,9 @@ def _evaluate(tmp: Path, name: str, text: str, *extra: str) -> Path:
         model = build_model(Config.fromfile(str(config)))
         save_checkpoint({'state_dict': model.state_dict(), 'meta': {}}, str(checkpoint))
     work_dir = tmp / 'work_dirs' / name
-    _tools_test().main([str(config), str(checkpoint), '--work-dir', str(work_dir), *extra])
+    load_tool('tools/test.py').main(
+        [str(config), str(checkpoint), '--work-dir', str(work_dir), *extra]
+    )
     return work_dir
 
 
@@ -96,7 +85,7 @@ def toy_work_dirs(tmp_path_factory):
 
 
 def test_records_written_by_tools_test(toy_work_dirs):
-    records = find_eval_records(toy_work_dirs.values())
+    records = compare.find_eval_records(toy_work_dirs.values())
     assert sorted((r.name, r.tta) for r in records) == [
         ('mask_rcnn_smt_b_3x', False),
         ('upernet_smt_b_512x512_160k_ade20k', False),
@@ -116,8 +105,8 @@ def test_records_written_by_tools_test(toy_work_dirs):
 
 
 def test_report_on_toy_runs(toy_work_dirs, tmp_path):
-    records = find_eval_records(toy_work_dirs.values())
-    rows = result_rows(records, load_model_index(INDEX))
+    records = compare.find_eval_records(toy_work_dirs.values())
+    rows = compare.result_rows(records, load_model_index(INDEX))
     paper = {(r.record.name, r.metric): (r.paper, r.reference) for r in rows}
     assert paper['mask_rcnn_smt_b_3x', 'box AP'] == (49.8, None)
     assert paper['upernet_smt_b_512x512_160k_ade20k', 'mIoU(ms+flip)'] == (50.6, None)
@@ -125,7 +114,7 @@ def test_report_on_toy_runs(toy_work_dirs, tmp_path):
     for row in rows:
         assert row.difference == pytest.approx(row.ours - row.paper)
 
-    checks = check_claims(records)
+    checks = compare.check_claims(records)
     assert [c.claim for c in checks] == list(CLAIMS)
     one_x, three_x, single, multi = checks
     assert one_x.verdict == three_x.verdict == 'incomplete'
@@ -140,11 +129,11 @@ def test_report_on_toy_runs(toy_work_dirs, tmp_path):
     for check in (single, multi):
         assert check.verdict in ('reproduced', 'partly reproduced', 'not reproduced')
 
-    report = comparison_markdown(rows, checks)
+    report = compare.comparison_markdown(rows, checks)
     assert '| upernet_swin_s_512x512_160k_ade20k | mIoU(ms+flip) |' in report
     assert '| 49.50 | ' in report  # Swin-S multi-scale, the paper's figure
     assert report.count('**incomplete**') == 2
-    assert plot_claims(checks, tmp_path / 'claims.png').stat().st_size > 0
+    assert compare.plot_claims(checks, tmp_path / 'claims.png').stat().st_size > 0
 
 
 def test_compare_results_cli(toy_work_dirs, tmp_path, monkeypatch, capsys):
@@ -176,14 +165,14 @@ def test_segmentation_claims_use_tta_for_multi_scale_and_the_latest_run(tmp_path
         _record(tmp_path, swin, False, {'mIoU': 47.5}, '20260101_000000'),
         _record(tmp_path, swin, True, {'mIoU': 50.5}, '20260101_000001'),
     ]
-    records = find_eval_records(dirs)
-    checks = {c.claim.metric: c for c in check_claims(records)}
+    records = compare.find_eval_records(dirs)
+    checks = {c.claim.metric: c for c in compare.check_claims(records)}
     assert checks['mIoU'].delta == pytest.approx(2.4)  # latest SMT ss run, not the first
     assert checks['mIoU'].verdict == 'reproduced'
     assert checks['mIoU(ms+flip)'].delta == pytest.approx(-0.5)
     assert checks['mIoU(ms+flip)'].verdict == 'not reproduced'
-    assert check_claims(records, tolerance=0.0)[2].verdict == 'reproduced'
-    rows = result_rows(records, load_model_index(INDEX))
+    assert compare.check_claims(records, tolerance=0.0)[2].verdict == 'reproduced'
+    rows = compare.result_rows(records, load_model_index(INDEX))
     ms_swin = next(r for r in rows if r.record.name == swin and r.metric == 'mIoU(ms+flip)')
     assert (ms_swin.paper, ms_swin.reference) == (49.5, 49.24)
 
@@ -194,16 +183,16 @@ def test_partly_reproduced_between_zero_and_claim_minus_tolerance(tmp_path):
         _record(tmp_path, smt, False, {'coco/bbox_mAP': 0.490}, '1'),
         _record(tmp_path, swin, False, {'coco/bbox_mAP': 0.485}, '1'),
     ]
-    check = check_claims(find_eval_records(dirs))[1]
+    check = compare.check_claims(compare.find_eval_records(dirs))[1]
     assert check.delta == pytest.approx(0.5)
     assert check.verdict == 'partly reproduced'
 
 
 def test_missing_or_foreign_inputs_fail_clearly(tmp_path):
     with pytest.raises(FileNotFoundError, match='does not exist'):
-        find_eval_records([tmp_path / 'nope'])
+        compare.find_eval_records([tmp_path / 'nope'])
     with pytest.raises(FileNotFoundError, match='tools/test.py'):
-        find_eval_records([tmp_path])
+        compare.find_eval_records([tmp_path])
     (tmp_path / 'eval_1.json').write_text('{"coco/bbox_mAP": 0.4}')
     with pytest.raises(ValueError, match='missing'):
-        find_eval_records([tmp_path])
+        compare.find_eval_records([tmp_path])

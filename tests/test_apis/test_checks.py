@@ -6,16 +6,17 @@ import pytest
 from mmengine.config import Config
 
 from smt_mm.apis import ConfigPathError, check_config_paths, collect_config_paths
-from smt_mm.apis.demo import toy_coco_overrides
+from smt_mm.apis.demo import toy_data_options
 from smt_mm.toydata import generate_coco
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOY = osp.join(ROOT, 'configs', 'detection', 'mask_rcnn_smt_t_toy.py')
 SMT_S = osp.join(ROOT, 'configs', 'detection', 'mask_rcnn_smt_s_1x.py')
+VAL_ANN = 'annotations/instances_val2017.json'
 
 
 def options(data_root):
-    return dict(option.split('=', 1) for option in toy_coco_overrides(str(data_root)))
+    return toy_data_options(str(data_root), VAL_ANN)
 
 
 def test_missing_checkpoint_and_data_are_reported_with_their_keys(tmp_path):
@@ -87,7 +88,8 @@ def test_tools_fail_at_start_naming_path_and_key(tmp_path, tool):
     cmd = [sys.executable, osp.join(ROOT, 'tools', f'{tool}.py'), TOY]
     if tool == 'test':
         cmd.append(str(tmp_path / 'absent.pth'))
-    cmd += ['--work-dir', str(tmp_path / 'work'), '--cfg-options', *toy_coco_overrides(missing)]
+    cmd += ['--work-dir', str(tmp_path / 'work'), '--cfg-options']
+    cmd += [f'{key}={value}' for key, value in options(missing).items()]
     result = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=120)
     assert result.returncode == 1
     assert 'absent_root' in result.stderr

@@ -13,7 +13,7 @@ import time
 import pytest
 import torch
 
-from smt_mm.apis.demo import toy_coco_overrides
+from smt_mm.apis.demo import toy_data_options
 from smt_mm.toydata import generate_coco
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -48,8 +48,9 @@ def run(cmd, env=None, timeout=300):
 
 
 def options(data_root, iters, interval):
+    data = toy_data_options(data_root, 'annotations/instances_val2017.json')
     return [
-        *toy_coco_overrides(data_root),
+        *(f'{key}={value}' for key, value in data.items()),
         *QUICK,
         f'train_cfg.max_iters={iters}',
         f'train_cfg.val_interval={iters}',

@@ -11,20 +11,19 @@ import sys
 import cv2
 import pytest
 
-from smt_mm.apis.demo import save_initial_checkpoint
-from smt_mm.apis.seg_demo import (
-    TOY_SEG_CONFIG,
+from smt_mm.apis.demo import (
     evaluate_checkpoint,
     read_class_iou,
-    toy_ade20k_overrides,
-    toy_schedule_overrides,
+    save_initial_checkpoint,
+    schedule_options,
+    toy_data_options,
 )
 from smt_mm.toydata import generate_ade20k
 
 pytestmark = pytest.mark.slow
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG = osp.join(ROOT, TOY_SEG_CONFIG)
+CONFIG = osp.join(ROOT, 'configs', 'segmentation', 'upernet_smt_t_toy.py')
 TRAIN_PY = osp.join(ROOT, 'tools', 'train.py')
 TEST_PY = osp.join(ROOT, 'tools', 'test.py')
 
@@ -47,6 +46,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def cli(options: dict) -> list[str]:
+    return [f'{key}={value}' for key, value in options.items()]
+
+
 def run(cmd: list[str], check: bool = True) -> subprocess.CompletedProcess:
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
     if check and result.returncode != 0:
@@ -58,16 +61,16 @@ def run(cmd: list[str], check: bool = True) -> subprocess.CompletedProcess:
 def toy_data(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('toy_ade20k'))
     generate_ade20k(root)  # the demo's dataset: 200 training, 50 validation images
-    return root, toy_ade20k_overrides(root)
+    return root, toy_data_options(root)
 
 
 @pytest.fixture(scope='module')
 def trained(toy_data, tmp_path_factory):
     _, options = toy_data
     work_dir = str(tmp_path_factory.mktemp('seg_train'))
-    schedule = toy_schedule_overrides(TRAIN_ITERS)
+    schedule = schedule_options(TRAIN_ITERS)
     cmd = [sys.executable, TRAIN_PY, CONFIG, '--work-dir', work_dir]
-    result = run([*cmd, '--cfg-options', *options, *schedule])
+    result = run([*cmd, '--cfg-options', *cli(options | schedule)])
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
         checkpoint = f.read().strip()
     return work_dir, checkpoint, result.stdout + result.stderr
@@ -84,8 +87,8 @@ def test_single_process_training_reverts_syncbn(trained):
 def test_single_and_multi_scale_testing(trained, toy_data):
     work_dir, checkpoint, _ = trained
     _, options = toy_data
-    single = evaluate_checkpoint(CONFIG, checkpoint, work_dir, options)
-    multi = evaluate_checkpoint(CONFIG, checkpoint, work_dir, options, tta=True)
+    single = evaluate_checkpoint(CONFIG, checkpoint, osp.join(work_dir, 'test'), options)
+    multi = evaluate_checkpoint(CONFIG, checkpoint, osp.join(work_dir, 'tta'), options, tta=True)
     assert single['tta'] is False and multi['tta'] is True
     for record in (single, multi):
         assert 0.0 <= record['metrics']['mIoU'] <= 100.0
@@ -95,8 +98,9 @@ def test_learns_above_the_untrained_model(trained, toy_data, tmp_path):
     work_dir, checkpoint, _ = trained
     _, options = toy_data
     untrained = save_initial_checkpoint(CONFIG, str(tmp_path / 'untrained.pth'))
-    before = evaluate_checkpoint(CONFIG, untrained, str(tmp_path), options)['metrics']['mIoU']
-    record = evaluate_checkpoint(CONFIG, checkpoint, work_dir, options)
+    untrained_dir = str(tmp_path / 'untrained')
+    before = evaluate_checkpoint(CONFIG, untrained, untrained_dir, options)['metrics']['mIoU']
+    record = evaluate_checkpoint(CONFIG, checkpoint, str(tmp_path / 'trained'), options)
     after = record['metrics']['mIoU']
     assert after >= MIN_MIOU, (before, after)
     assert after - before >= MIN_GAIN, (before, after)
@@ -122,7 +126,7 @@ def test_out_of_range_label_is_reported_with_its_file(trained, toy_data, tmp_pat
     label[:4, :4] = 40  # class 39 after reduce_zero_label; the toy config has 5 classes
     cv2.imwrite(str(bad_file), label)
     cmd = [sys.executable, TEST_PY, CONFIG, checkpoint, '--work-dir', str(tmp_path / 'work')]
-    result = run([*cmd, '--cfg-options', *toy_ade20k_overrides(str(bad_root))], check=False)
+    result = run([*cmd, '--cfg-options', *cli(toy_data_options(str(bad_root)))], check=False)
     assert result.returncode != 0
     assert str(bad_file) in result.stderr and '39 (16 px)' in result.stderr
 
@@ -130,7 +134,7 @@ def test_out_of_range_label_is_reported_with_its_file(trained, toy_data, tmp_pat
 def test_missing_paths_fail_at_start_with_the_key(tmp_path):
     absent = str(tmp_path / 'absent_root')
     cmd = [sys.executable, TRAIN_PY, CONFIG, '--work-dir', str(tmp_path / 'work')]
-    result = run([*cmd, '--cfg-options', *toy_ade20k_overrides(absent)], check=False)
+    result = run([*cmd, '--cfg-options', *cli(toy_data_options(absent))], check=False)
     assert result.returncode != 0
     assert 'train_dataloader.dataset.data_root' in result.stderr and absent in result.stderr
     cmd = [sys.executable, TEST_PY, CONFIG, str(tmp_path / 'absent.pth')]
@@ -152,7 +156,7 @@ def test_distributed_training_on_two_cpu_processes(toy_data, tmp_path):
     ]
     cmd = ['bash', osp.join(ROOT, 'tools', 'dist_train.sh'), CONFIG, '2', '--work-dir', work_dir]
     result = subprocess.run(
-        [*cmd, '--cfg-options', *options, *schedule],
+        [*cmd, '--cfg-options', *cli(options), *schedule],
         capture_output=True,
         text=True,
         cwd=ROOT,

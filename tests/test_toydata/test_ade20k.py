@@ -55,22 +55,22 @@ def test_label_values(toy_root):
 
 def test_deterministic_and_prefix_stable(tmp_path):
     first, second = str(tmp_path / 'a'), str(tmp_path / 'b')
-    make_ade20k_split(first, 'validation', 2, 64, 64, seed=3)
-    make_ade20k_split(second, 'validation', 3, 64, 64, seed=3)
+    make_ade20k_split(first, 'validation', 2, seed=3, height=64, width=64)
+    make_ade20k_split(second, 'validation', 3, seed=3, height=64, width=64)
     for name in ('000000', '000001'):
         for folder, ext in (('images', '.jpg'), ('annotations', '.png')):
             a = open(osp.join(first, folder, 'validation', name + ext), 'rb').read()
             b = open(osp.join(second, folder, 'validation', name + ext), 'rb').read()
             assert a == b
     other = str(tmp_path / 'c')
-    make_ade20k_split(other, 'validation', 1, 64, 64, seed=4)
+    make_ade20k_split(other, 'validation', 1, seed=4, height=64, width=64)
     a = cv2.imread(osp.join(first, 'annotations', 'validation', '000000.png'), -1)
     c = cv2.imread(osp.join(other, 'annotations', 'validation', '000000.png'), -1)
     assert not np.array_equal(a, c)
 
 
 def test_object_sizes_vary(tmp_path):
-    make_ade20k_split(str(tmp_path), 'training', 30, 128, 128, num_objects=(1, 1))
+    make_ade20k_split(str(tmp_path), 'training', 30, num_objects=(1, 1))
     areas = []
     for index in range(30):
         label = cv2.imread(str(tmp_path / 'annotations' / 'training' / f'{index:06d}.png'), -1)
@@ -126,7 +126,7 @@ def test_mmseg_reads_it(toy_root):
 
 def test_cli(tmp_path):
     cmd = [sys.executable, osp.join(ROOT, 'tools', 'toy_data.py'), 'ade20k', str(tmp_path)]
-    cmd += ['--num-train', '2', '--num-val', '1', '--size', '64x48']
+    cmd += ['--num-train', '2', '--num-val', '1', '--size', '48x64']
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     assert 'annotations' in out and "'background'" in out
     label = cv2.imread(str(tmp_path / 'annotations' / 'training' / '000001.png'), -1)
@@ -137,7 +137,9 @@ def test_flat_by_default_textured_on_request(tmp_path):
     spreads = {}
     for textured in (False, True):
         root = str(tmp_path / str(textured))
-        make_ade20k_split(root, 'training', 1, 64, 64, boundary_width=2, textured=textured)
+        make_ade20k_split(
+            root, 'training', 1, boundary_width=2, height=64, width=64, textured=textured
+        )
         image = cv2.imread(osp.join(root, 'images', 'training', '000000.jpg')).astype(float)
         label = cv2.imread(osp.join(root, 'annotations', 'training', '000000.png'), -1)
         spreads[textured] = image[label == BACKGROUND].std(axis=0).max()

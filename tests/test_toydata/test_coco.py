@@ -158,7 +158,7 @@ def test_mmdet_coco_dataset_reads_it(tmp_path):
 def test_cli(tmp_path):
     out = tmp_path / 'toy'
     cmd = [sys.executable, osp.join(ROOT, 'tools', 'toy_data.py'), 'coco', str(out)]
-    cmd += ['--num-train', '2', '--num-val', '2', '--size', '64x48', '--seed', '3']
+    cmd += ['--num-train', '2', '--num-val', '2', '--size', '48x64', '--seed', '3']
     result = subprocess.run(cmd, capture_output=True, text=True, check=True)
     assert 'instances_train2017.json' in result.stdout
     image = cv2.imread(str(out / 'train2017' / '000000.jpg'))

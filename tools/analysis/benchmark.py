@@ -37,17 +37,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         'alone for none)',
     )
     parser.add_argument(
-        '--configs',
-        nargs='*',
-        default=[],
-        help='full-model configs with an SMT backbone; each also runs with its paired baseline',
+        '--configs', nargs='*', default=[], help='full-model configs (each with its baseline)'
     )
+    sizes = ' '.join('x'.join(map(str, size)) for size in bench.DEFAULT_SIZES)
     parser.add_argument(
-        '--sizes',
-        nargs='+',
-        type=parse_size,
-        default=list(bench.DEFAULT_SIZES),
-        help='HxWxBATCH (or HxW for batch 1); default 224x224x16 800x1344x1',
+        '--sizes', nargs='+', type=parse_size, help=f'HxW[xBATCH] (default: {sizes})'
     )
     parser.add_argument(
         '--pairs',
@@ -94,7 +88,8 @@ def main(argv: list[str] | None = None) -> None:
         compile=args.compile,
         isolate=not args.no_isolate,
     )
-    cases = bench.make_cases(args.models, args.configs, args.sizes, args.pairs)
+    sizes = args.sizes or bench.DEFAULT_SIZES
+    cases = bench.make_cases(args.models, args.configs, sizes, args.pairs)
     if not cases:
         raise SystemExit('nothing to measure: give --models and/or --configs')
     report = bench.run_benchmark(cases, settings, args.pairs)

@@ -14,20 +14,35 @@ from ..complexity import build_model, model_complexity
 
 _SMT_SIZES = [arch for arch in SMT.arch_zoo if len(arch) == 1]
 _SWIN = dict(type='SwinTransformer', window_size=7, mlp_ratio=4, qkv_bias=True, drop_path_rate=0.2)
+_SWIN_ARCHS = {
+    't': dict(embed_dims=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24)),
+    's': dict(embed_dims=96, depths=(2, 2, 18, 2), num_heads=(3, 6, 12, 24)),
+    'b': dict(embed_dims=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32)),
+}
 
 #: Backbones by name: every size of ``SMT.arch_zoo`` (``'smt-t'`` ...), the same built with
-#: ``fused=False`` (``'smt-t-plain'`` ...: the plain PyTorch path) and mmdet's own
-#: ``SwinTransformer`` with the official Swin-T/S/B settings. All get the stochastic depth of the
-#: Mask R-CNN recipes (0.2).
+#: ``fused=False`` (``'smt-t-plain'`` ...: the plain PyTorch path), mmdet's own
+#: ``SwinTransformer`` with the official Swin-T/S/B settings (``'swin-t'`` ...) and mmpretrain's
+#: (``'swin-t-mmpretrain'`` ...: for machines whose mmcv has no compiled ops, which mmdet's
+#: model package needs). All get the stochastic depth of the Mask R-CNN recipes (0.2).
 BACKBONES: dict[str, dict[str, Any]] = {
     **{f'smt-{a}': dict(type='SMT', arch=a, drop_path_rate=0.2) for a in _SMT_SIZES},
     **{
         f'smt-{a}-plain': dict(type='SMT', arch=a, drop_path_rate=0.2, fused=False)
         for a in _SMT_SIZES
     },
-    'swin-t': dict(_SWIN, embed_dims=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24)),
-    'swin-s': dict(_SWIN, embed_dims=96, depths=(2, 2, 18, 2), num_heads=(3, 6, 12, 24)),
-    'swin-b': dict(_SWIN, embed_dims=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32)),
+    **{f'swin-{a}': dict(_SWIN, **arch) for a, arch in _SWIN_ARCHS.items()},
+    **{
+        f'swin-{a}-mmpretrain': dict(
+            type='mmpretrain.SwinTransformer',
+            arch=arch,
+            window_size=7,
+            pad_small_map=True,  # pad maps to whole windows, as mmdet's Swin does
+            drop_path_rate=0.2,
+            out_indices=(0, 1, 2, 3),
+        )
+        for a, arch in _SWIN_ARCHS.items()
+    },
 }
 
 #: ``(model, baseline)`` pairs of similar size whose ratios are reported.
@@ -44,7 +59,8 @@ def out_channels(backbone: str) -> tuple[int, ...]:
     """Return the channels of a backbone's four stages (from ``SMT.arch_zoo`` for SMT)."""
     cfg = BACKBONES[backbone]
     if cfg['type'] != 'SMT':
-        return tuple(cfg['embed_dims'] * 2**i for i in range(4))
+        dims = cfg['arch']['embed_dims'] if 'arch' in cfg else cfg['embed_dims']
+        return tuple(dims * 2**i for i in range(4))
     arch: dict[str, Any] = (
         cfg['arch'] if isinstance(cfg['arch'], dict) else SMT.arch_zoo[cfg['arch']]
     )
@@ -154,6 +170,22 @@ def _seg_inputs(case: BenchmarkCase, num_classes: int) -> dict[str, list[Any]]:
     return dict(inputs=inputs, data_samples=samples)
 
 
+def _build_backbone(name: str) -> torch.nn.Module:
+    """Build a backbone of :data:`BACKBONES` in the registry of the toolbox it comes from."""
+    cfg = copy.deepcopy(BACKBONES[name])
+    if cfg['type'] == 'SMT':
+        return SMT(**{k: v for k, v in cfg.items() if k != 'type'})
+    if cfg['type'].startswith('mmpretrain.'):
+        import mmpretrain.models  # noqa: F401  registers mmpretrain's SwinTransformer
+        from mmpretrain.registry import MODELS
+
+        cfg['type'] = cfg['type'].removeprefix('mmpretrain.')
+    else:
+        import mmdet.models  # noqa: F401  registers mmdet's SwinTransformer
+        from mmdet.registry import MODELS
+    return MODELS.build(cfg)
+
+
 class CaseModel:
     """One case built: the model with its inputs, an inference call and a training step.
 
@@ -180,11 +212,8 @@ class CaseModel:
         self.case, self.device = case, device
         self.model: Any  # an nn.Module, or a detector / segmentor with a data preprocessor
         if case.config is None:
-            import mmdet.models  # noqa: F401  registers mmdet's SwinTransformer
-            from mmdet.registry import MODELS
-
             self.task = 'backbone'
-            self.model = MODELS.build(copy.deepcopy(BACKBONES[case.backbone]))
+            self.model = _build_backbone(case.backbone)
             self.inputs = torch.randn(case.batch, 3, case.height, case.width, device=device)
         else:
             cfg = Config.fromfile(case.config)

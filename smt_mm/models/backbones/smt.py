@@ -35,7 +35,7 @@ from the official code:
 import math
 import os.path as osp
 from collections.abc import Sequence
-from typing import cast
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -57,6 +57,15 @@ OptMultiConfig = dict | list[dict] | None
 
 #: The mixer of each block: stages 1-2 modulate, stage 3 alternates, stage 4 attends.
 SAM, MSA = 'sam', 'msa'
+
+
+def _arch(
+    embed_dims: tuple, depths: tuple, mlp_ratios: tuple, head_conv: int, **options: Any
+) -> dict:
+    """One entry of :attr:`SMT.arch_zoo`."""
+    return dict(
+        embed_dims=embed_dims, depths=depths, mlp_ratios=mlp_ratios, head_conv=head_conv, **options
+    )
 
 
 def _mixer_type(stage: int, index: int) -> str:
@@ -169,14 +178,7 @@ class DWConvFFN(BaseModule):
         self.fused = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Apply the FFN to a channels-last map.
-
-        Args:
-            x (torch.Tensor): ``(B, H, W, C)``.
-
-        Returns:
-            torch.Tensor: ``(B, H, W, C)``.
-        """
+        """Apply the FFN to a channels-last map ``(B, H, W, C)``; same shape out."""
         h = self.fc1(x)
         if self.fused:  # the lines below as one convolution, hidden maps recomputed in backward
             return smt_ops.dwconv_residual_act_linear(h, self.dwconv, self.act, self.fc2)
@@ -232,14 +234,7 @@ class ScaleAwareModulation(BaseModule):
         self.fused = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Modulate a channels-last map.
-
-        Args:
-            x (torch.Tensor): ``(B, H, W, C)``.
-
-        Returns:
-            torch.Tensor: ``(B, H, W, C)``.
-        """
+        """Modulate a channels-last map ``(B, H, W, C)``; same shape out."""
         v = self.v(x)
         if self.fused:  # the plain lines below as one conv, a folded BN and a lean GELU
             s = smt_ops.mhmc_interleaved(x, self.s, self.local_convs)
@@ -281,14 +276,7 @@ class GlobalAttention(BaseModule):
         self.proj = nn.Linear(embed_dims, embed_dims)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Attend over a channels-last map.
-
-        Args:
-            x (torch.Tensor): ``(B, H, W, C)``.
-
-        Returns:
-            torch.Tensor: ``(B, H, W, C)``.
-        """
+        """Attend over a channels-last map ``(B, H, W, C)``; same shape out."""
         b, h, w, c = x.shape
         heads = self.num_heads
         q = self.q(x).view(b, h * w, heads, c // heads).transpose(1, 2)
@@ -366,14 +354,7 @@ class SMTBlock(BaseModule):
         return x + self.drop_path(y if self.gamma2 is None else self.gamma2 * y)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Apply the block to a channels-last map.
-
-        Args:
-            x (torch.Tensor): ``(B, H, W, C)``.
-
-        Returns:
-            torch.Tensor: ``(B, H, W, C)``.
-        """
+        """Apply the block to a channels-last map ``(B, H, W, C)``; same shape out."""
         if self.with_cp and x.requires_grad:
             return cp.checkpoint(self._forward, x, use_reentrant=False)
         return self._forward(x)
@@ -443,43 +424,14 @@ class SMT(BaseModule):
         [(1, 64, 16, 16), (1, 128, 8, 8), (1, 256, 4, 4), (1, 512, 2, 2)]
     """
 
+    #: name and alias: embed_dims, depths, mlp_ratios and head_conv (the stem's kernel size)
     arch_zoo = {
-        **dict.fromkeys(
-            ['t', 'tiny'],
-            {
-                'embed_dims': (64, 128, 256, 512),
-                'depths': (2, 2, 8, 1),
-                'mlp_ratios': (4, 4, 4, 2),
-                'head_conv': 3,
-            },
-        ),
-        **dict.fromkeys(
-            ['s', 'small'],
-            {
-                'embed_dims': (64, 128, 256, 512),
-                'depths': (3, 4, 18, 2),
-                'mlp_ratios': (4, 4, 4, 2),
-                'head_conv': 3,
-            },
-        ),
-        **dict.fromkeys(
-            ['b', 'base'],
-            {
-                'embed_dims': (64, 128, 256, 512),
-                'depths': (4, 6, 28, 2),
-                'mlp_ratios': (8, 6, 4, 2),
-                'head_conv': 7,
-            },
-        ),
+        **dict.fromkeys(['t', 'tiny'], _arch((64, 128, 256, 512), (2, 2, 8, 1), (4, 4, 4, 2), 3)),
+        **dict.fromkeys(['s', 'small'], _arch((64, 128, 256, 512), (3, 4, 18, 2), (4, 4, 4, 2), 3)),
+        **dict.fromkeys(['b', 'base'], _arch((64, 128, 256, 512), (4, 6, 28, 2), (8, 6, 4, 2), 7)),
         **dict.fromkeys(
             ['l', 'large'],
-            {
-                'embed_dims': (96, 192, 384, 768),
-                'depths': (4, 6, 28, 4),
-                'mlp_ratios': (8, 6, 4, 2),
-                'head_conv': 7,
-                'use_layerscale': True,
-            },
+            _arch((96, 192, 384, 768), (4, 6, 28, 4), (8, 6, 4, 2), 7, use_layerscale=True),
         ),
     }
     _required_keys = ('embed_dims', 'depths', 'mlp_ratios', 'head_conv')

@@ -1,10 +1,10 @@
-"""The segmentation demo's helpers: the per-class IoU read back from a test log, the table."""
+"""The demos' helpers: the per-class IoU read back from a test log, the side-by-side table."""
 
 import json
 
 import pytest
 
-from smt_mm.apis.seg_demo import format_results_table, read_class_iou
+from smt_mm.apis.demo import format_table, read_class_iou
 
 LOG = """2026/11/25 19:31:35 - mmengine - INFO - Iter(test) [50/50]    eta: 0:00:00  time: 0.7166
 2026/11/25 19:31:35 - mmengine - INFO - per class results:
@@ -42,12 +42,13 @@ def test_read_class_iou_without_table(tmp_path):
         read_class_iou(write_record(tmp_path, LOG.split('per class')[0]))
 
 
-def test_format_results_table():
+def test_format_table():
     columns = {
-        'untrained': {'metrics': {'mIoU': 3.5}, 'class_iou': {'background': 7.0, 'star': 0.0}},
-        'trained': {'metrics': {'mIoU': 60.25}, 'class_iou': {'background': 95.5, 'star': 25.0}},
+        'untrained': {'mIoU': 3.5, '  background': 7.0, '  star': 0.0},
+        'trained': {'mIoU': 60.25, '  background': 95.5, '  star': 25.0},
     }
-    lines = format_results_table(columns).splitlines()
+    lines = format_table(columns).splitlines()
     assert lines[0].split() == ['untrained', 'trained']
     assert lines[1].split() == ['mIoU', '3.50', '60.25']
     assert lines[3].split() == ['star', '0.00', '25.00']
+    assert format_table(columns, digits=3).splitlines()[1].split() == ['mIoU', '3.500', '60.250']

@@ -1,0 +1,70 @@
+"""The demos: their config overrides, and both demos end to end on tiny generated datasets."""
+
+import os.path as osp
+import subprocess
+import sys
+
+import cv2
+import pytest
+
+from smt_mm.apis.demo import run_demo, schedule_options, toy_data_options
+from smt_mm.toydata import generate_ade20k, generate_coco
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+DETECTION_TOY = osp.join(ROOT, 'configs', 'detection', 'mask_rcnn_smt_t_toy.py')
+
+
+def test_toy_data_options():
+    options = toy_data_options('data/x', 'annotations/val.json')
+    assert options['test_dataloader.dataset.data_root'] == 'data/x/'
+    assert options['val_evaluator.ann_file'] == 'data/x/annotations/val.json'
+    assert len(options) == 5
+    assert set(toy_data_options('data/x/')) == {
+        f'{split}_dataloader.dataset.data_root' for split in ('train', 'val', 'test')
+    }
+
+
+def test_schedule_options():
+    assert schedule_options(None) == {}
+    assert schedule_options(60) == {'train_cfg.max_iters': 60, 'param_scheduler.1.end': 60}
+
+
+@pytest.mark.slow
+def test_detection_demo(tmp_path, capsys):
+    data_root = str(tmp_path / 'coco')
+    generate_coco(data_root, num_train=8, num_val=3)
+    # the shortest run the toy schedule allows: its cosine decay starts after 50 iterations
+    summary = run_demo('detection', DETECTION_TOY, str(tmp_path / 'work'), data_root, 51)
+    assert summary['checkpoint'].endswith('iter_51.pth')
+    assert list(summary['columns']) == ['untrained', 'trained']
+    assert set(summary['columns']['trained']) == {
+        'coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/segm_mAP'
+    }  # fmt: skip
+    assert cv2.imread(summary['picture']).shape == (128, 256, 3)  # ground truth | prediction
+    out = capsys.readouterr().out
+    assert '=== smt_mm detection demo ===' in out and 'coco/segm_mAP' in out
+
+
+@pytest.mark.slow
+def test_segmentation_demo_through_the_tool(tmp_path):
+    data_root = str(tmp_path / 'ade20k')
+    generate_ade20k(data_root, num_train=8, num_val=2)
+    work_dir = tmp_path / 'work'
+    cmd = [
+        sys.executable,
+        osp.join(ROOT, 'tools', 'demo.py'),
+        'segmentation',
+        '--work-dir',
+        str(work_dir),
+    ]
+    cmd += ['--data-root', data_root, '--max-iters', '12']
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    table = result.stdout.split('on the validation images:\n')[1].splitlines()
+    assert table[0].split() == ['untrained', 'single-scale', 'multi-scale+flip']
+    assert [line.split()[0] for line in table[1:6]] == [
+        'mIoU', 'background', 'circle', 'rectangle', 'triangle'
+    ]  # fmt: skip
+    picture = cv2.imread(str(work_dir / 'val_prediction.png'))
+    assert picture.shape == (128, 3 * 128, 3)  # image | prediction | ground truth
+    assert osp.isfile(work_dir / 'iter_12.pth')
