@@ -38,7 +38,7 @@ def run(model, x, dtype=None, forward=None):
     """Outputs (fp32) and parameter gradients of a weighted sum of ``forward(x)`` (the model's)."""
     model.zero_grad(set_to_none=True)
     with torch.autocast('cuda', dtype=dtype or torch.float32, enabled=dtype is not None):
-        outs = (forward or model)(x)
+        outs = (model if forward is None else forward)(x)
     weights = [torch.linspace(-1, 1, o.numel(), device=x.device).view_as(o) for o in outs]
     sum((o.float() * w).sum() for o, w in zip(outs, weights, strict=True)).backward()
     grads = {n: p.grad.detach().clone() for n, p in model.named_parameters()}
@@ -47,6 +47,15 @@ def run(model, x, dtype=None, forward=None):
 
 def relative_error(a, b):
     return ((a - b).norm() / b.norm()).item()
+
+
+def assert_gradients_close(grads, expected, tolerance):
+    """Gradients agree up to ``tolerance`` times the largest one (some are 0 in theory: a conv
+    bias before train-mode BatchNorm), and are finite."""
+    scale = max(g.abs().max().item() for g in expected.values())
+    for name, grad in expected.items():
+        assert torch.isfinite(grads[name]).all(), name
+        torch.testing.assert_close(grads[name], grad, atol=tolerance * scale, rtol=0, msg=name)
 
 
 @pytest.fixture(scope='module')
@@ -64,9 +73,7 @@ def test_fused_and_plain_paths_agree_in_fp32(model_and_input):
     plain_outs, plain_grads = run(model, x)
     for f, p in zip(fused_outs, plain_outs, strict=True):
         assert (f - p).abs().max().item() <= 1e-4
-    for name, grad in plain_grads.items():
-        assert torch.isfinite(fused_grads[name]).all(), name
-        assert relative_error(fused_grads[name], grad) <= 1e-4, name
+    assert_gradients_close(fused_grads, plain_grads, 1e-5)
 
 
 @pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16], ids=['fp16', 'bf16'])
@@ -91,5 +98,4 @@ def test_torch_compile_forward_and_backward(model_and_input, fused):
     outs, grads = run(model, x, forward=torch.compile(model))
     for o, e in zip(outs, eager_outs, strict=True):
         assert (o - e).abs().max().item() <= 1e-3
-    for name, grad in eager_grads.items():
-        assert relative_error(grads[name], grad) <= 1e-3, name
+    assert_gradients_close(grads, eager_grads, 1e-4)
