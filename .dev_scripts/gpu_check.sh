@@ -43,8 +43,8 @@ step "benchmark: SMT fused / plain / Swin (mmpretrain), fp32 and fp16 AMP"
 for amp in none fp16; do
     extra=(); [ "$amp" = none ] || extra=(--amp "$amp" --no-flops)
     timeout 120 python3 tools/analysis/benchmark.py --device cuda --no-isolate --warmup 3 \
-        --repeats 10 --models smt-s smt-s-plain swin-t-mmpretrain smt-b smt-b-plain \
-        swin-s-mmpretrain --pairs smt-s:swin-t-mmpretrain smt-b:swin-s-mmpretrain \
+        --repeats 10 --models smt-s-fused smt-s-plain swin-t-mmpretrain smt-b-fused smt-b-plain \
+        swin-s-mmpretrain --pairs smt-s-plain:swin-t-mmpretrain smt-b-plain:swin-s-mmpretrain \
         --sizes 224x224x64 800x1344x2 "${extra[@]}" --out-dir "$OUT/bench_$amp" \
         > "$OUT/bench_$amp.md" 2>&1 || status=1
     tail -40 "$OUT/bench_$amp.md"

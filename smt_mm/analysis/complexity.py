@@ -106,7 +106,8 @@ def model_complexity(model: nn.Module, input_size: tuple[int, int]) -> Complexit
         meta = dict(img_shape=shape, ori_shape=shape, pad_shape=shape, batch_input_shape=shape)
         sample = BaseDataElement(metainfo=dict(meta, scale_factor=(1.0, 1.0)))
         traced = _TensorModeForward(model, [sample])
-    by_operator = count_flops(traced, (torch.rand(1, 3, *input_size),))
+    device = next(model.parameters()).device
+    by_operator = count_flops(traced, (torch.rand(1, 3, *input_size, device=device),))
     model.train(was_training)
     return Complexity(
         params=parameter_count(model)[''],

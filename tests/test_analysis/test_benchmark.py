@@ -25,8 +25,9 @@ MINI_SWIN = dict(type='SwinTransformer', embed_dims=16, depths=(1, 1, 1, 1), num
 
 @pytest.fixture
 def mini_backbones(monkeypatch):
-    """Shrinks smt-t, smt-t-plain and swin-t to a few blocks of few channels."""
+    """Shrinks smt-t, smt-t-fused, smt-t-plain and swin-t to a few blocks of few channels."""
     monkeypatch.setitem(bench.BACKBONES, 'smt-t', dict(type='SMT', arch=MINI))
+    monkeypatch.setitem(bench.BACKBONES, 'smt-t-fused', dict(type='SMT', arch=MINI, fused=True))
     monkeypatch.setitem(bench.BACKBONES, 'smt-t-plain', dict(type='SMT', arch=MINI, fused=False))
     monkeypatch.setitem(bench.BACKBONES, 'swin-t', MINI_SWIN)
 
@@ -41,9 +42,9 @@ def _check_phase(phase, batch):
 def test_benchmark_tool_end_to_end(tmp_path, mini_backbones):
     load_tool('tools/analysis/benchmark.py').main(
         [
-            '--models', 'smt-t', 'smt-t-plain', 'swin-t',
+            '--models', 'smt-t-fused', 'smt-t-plain', 'swin-t',
             '--sizes', '32x48x2',
-            '--pairs', 'smt-t:swin-t',
+            '--pairs', 'smt-t-fused:swin-t',
             '--warmup', '0',
             '--repeats', '2',
             '--threads', '1',
@@ -54,9 +55,9 @@ def test_benchmark_tool_end_to_end(tmp_path, mini_backbones):
     report = json.loads((tmp_path / 'benchmark.json').read_text())
     assert report['machine']['torch'] == torch.__version__
     assert report['machine']['logical_cores'] >= 1
-    assert report['command'].startswith('python tools/analysis/benchmark.py --models smt-t')
+    assert report['command'].startswith('python tools/analysis/benchmark.py --models smt-t-fused')
     results = {r['backbone']: r for r in report['results']}
-    assert list(results) == ['smt-t', 'smt-t-plain', 'swin-t']
+    assert list(results) == ['smt-t-fused', 'smt-t-plain', 'swin-t']
     for record in results.values():
         assert (record['height'], record['width'], record['batch']) == (32, 48, 2)
         assert record['model'] == 'backbone' and record['macs'] > 0
@@ -66,8 +67,8 @@ def test_benchmark_tool_end_to_end(tmp_path, mini_backbones):
     smt, plain, swin = results.values()
     assert smt['params_m'] == plain['params_m']  # one model, two implementations
     swin_ratio, plain_ratio = report['ratios']
-    assert (swin_ratio['backbone'], swin_ratio['baseline']) == ('smt-t', 'swin-t')
-    assert (plain_ratio['backbone'], plain_ratio['baseline']) == ('smt-t', 'smt-t-plain')
+    assert (swin_ratio['backbone'], swin_ratio['baseline']) == ('smt-t-fused', 'swin-t')
+    assert (plain_ratio['backbone'], plain_ratio['baseline']) == ('smt-t-fused', 'smt-t-plain')
     assert plain_ratio['macs'] == pytest.approx(smt['macs'] / plain['macs'])
     assert swin_ratio['infer_time'] == pytest.approx(
         smt['infer']['median_s'] / swin['infer']['median_s']
@@ -77,14 +78,15 @@ def test_benchmark_tool_end_to_end(tmp_path, mini_backbones):
         assert math.isfinite(swin_ratio[key]) and swin_ratio[key] > 0
     markdown = (tmp_path / 'benchmark.md').read_text()
     assert '| backbone/smt-t-plain | 32x48 b2 |' in markdown
-    assert '| smt-t / swin-t | backbone | 32x48 b2 |' in markdown
-    assert '| smt-t / smt-t-plain | backbone | 32x48 b2 |' in markdown
+    assert '| smt-t-fused / swin-t | backbone | 32x48 b2 |' in markdown
+    assert '| smt-t-fused / smt-t-plain | backbone | 32x48 b2 |' in markdown
 
 
 def test_plain_variant_builds_smt_with_fused_off(mini_backbones):
     case = bench.BenchmarkCase('smt-t-plain', 32, 32, 1)
     assert bench.CaseModel(case).model.fused is False
-    assert bench.CaseModel(bench.BenchmarkCase('smt-t', 32, 32, 1)).model.fused is True
+    assert bench.CaseModel(bench.BenchmarkCase('smt-t-fused', 32, 32, 1)).model.fused is True
+    assert bench.CaseModel(bench.BenchmarkCase('smt-t', 32, 32, 1)).model.fused_mode == 'auto'
 
 
 def test_mmpretrain_swin_matches_mmdet_swin_in_size_and_outputs():
@@ -106,9 +108,10 @@ def test_backbones_come_from_the_arch_zoo():
 
     smt = {name for name, cfg in bench.BACKBONES.items() if cfg['type'] == 'SMT'}
     sizes = [arch for arch in SMT.arch_zoo if len(arch) == 1]
-    assert smt == {f'smt-{a}' for a in sizes} | {f'smt-{a}-plain' for a in sizes}
+    assert smt == {f'smt-{a}{path}' for a in sizes for path in ('', '-fused', '-plain')}
     assert backbone_name(dict(type='SMT', arch='base')) == 'smt-b'
     assert backbone_name(dict(type='SMT', arch='L', fused=False)) == 'smt-l-plain'
+    assert backbone_name(dict(type='SMT', arch='s', fused=True)) == 'smt-s-fused'
     with pytest.raises(ValueError, match='cannot name'):
         backbone_name(dict(type='SwinTransformer'))
 

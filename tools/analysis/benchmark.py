@@ -4,7 +4,7 @@ Examples:
     # the default run: SMT-S/B vs Swin-T/S backbones at 224x224 b16 and 800x1344 b1
     python tools/analysis/benchmark.py --out-dir work_dirs/benchmark
     # SMT-S's fused path against its plain PyTorch path
-    python tools/analysis/benchmark.py --models smt-s smt-s-plain --sizes 224x224x16
+    python tools/analysis/benchmark.py --models smt-s-fused smt-s-plain --sizes 224x224x16
     # full models from configs, each with its Swin twin, at detection resolution
     python tools/analysis/benchmark.py --models --configs configs/detection/X.py \
         --sizes 800x1344x1
@@ -33,7 +33,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         nargs='*',
         default=['smt-s', 'swin-t', 'smt-b', 'swin-s'],
         choices=sorted(bench.BACKBONES),
-        help='backbone-only cases; smt-X-plain is SMT built with fused=False (give the flag '
+        help='backbone-only cases; smt-X-fused / -plain force fused=True / False (give the flag '
         'alone for none)',
     )
     parser.add_argument(
@@ -49,7 +49,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         type=parse_pair,
         default=list(bench.DEFAULT_PAIRS),
         help='MODEL:BASELINE pairs of the ratio table; default smt-s:swin-t smt-b:swin-s '
-        '(smt-X / smt-X-plain is always compared)',
+        '(smt-X-fused / smt-X-plain is always compared)',
     )
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     parser.add_argument('--amp', choices=['fp16', 'bf16'], help='autocast precision')

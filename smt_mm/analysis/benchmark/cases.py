@@ -20,16 +20,17 @@ _SWIN_ARCHS = {
     'b': dict(embed_dims=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32)),
 }
 
-#: Backbones by name: every size of ``SMT.arch_zoo`` (``'smt-t'`` ...), the same built with
-#: ``fused=False`` (``'smt-t-plain'`` ...: the plain PyTorch path), mmdet's own
-#: ``SwinTransformer`` with the official Swin-T/S/B settings (``'swin-t'`` ...) and mmpretrain's
-#: (``'swin-t-mmpretrain'`` ...: for machines whose mmcv has no compiled ops, which mmdet's
-#: model package needs). All get the stochastic depth of the Mask R-CNN recipes (0.2).
+#: Backbones by name: every size of ``SMT.arch_zoo`` (``'smt-t'`` ...: the device's default
+#: path), the same with ``fused=True`` / ``False`` (``'smt-t-fused'`` / ``'smt-t-plain'``),
+#: mmdet's own ``SwinTransformer`` with the official Swin-T/S/B settings (``'swin-t'`` ...)
+#: and mmpretrain's (``'swin-t-mmpretrain'`` ...: for machines whose mmcv has no compiled ops,
+#: which mmdet's model package needs). All get the stochastic depth of the Mask R-CNN recipes.
 BACKBONES: dict[str, dict[str, Any]] = {
     **{f'smt-{a}': dict(type='SMT', arch=a, drop_path_rate=0.2) for a in _SMT_SIZES},
     **{
-        f'smt-{a}-plain': dict(type='SMT', arch=a, drop_path_rate=0.2, fused=False)
+        f'smt-{a}-{path}': dict(type='SMT', arch=a, drop_path_rate=0.2, fused=path == 'fused')
         for a in _SMT_SIZES
+        for path in ('fused', 'plain')
     },
     **{f'swin-{a}': dict(_SWIN, **arch) for a, arch in _SWIN_ARCHS.items()},
     **{
@@ -49,7 +50,7 @@ BACKBONES: dict[str, dict[str, Any]] = {
 DEFAULT_PAIRS: tuple[tuple[str, str], ...] = (('smt-s', 'swin-t'), ('smt-b', 'swin-s'))
 
 #: Fused against plain SMT: always compared when both are measured.
-PLAIN_PAIRS = tuple((f'smt-{a}', f'smt-{a}-plain') for a in _SMT_SIZES)
+PLAIN_PAIRS = tuple((f'smt-{a}-fused', f'smt-{a}-plain') for a in _SMT_SIZES)
 
 #: ``(height, width, batch)`` of the default run: classification and detection resolution.
 DEFAULT_SIZES: tuple[tuple[int, int, int], ...] = ((224, 224, 16), (800, 1344, 1))
@@ -68,11 +69,12 @@ def out_channels(backbone: str) -> tuple[int, ...]:
 
 
 def backbone_name(backbone_cfg: dict[str, Any]) -> str:
-    """Name a config's SMT backbone: ``'smt-b'``, or ``'smt-b-plain'`` with ``fused=False``."""
+    """Name a config's SMT backbone: ``'smt-b'``, ``'smt-b-fused'`` or ``'smt-b-plain'``."""
     arch = str(backbone_cfg.get('arch', 'tiny')).lower()
     if backbone_cfg.get('type') != 'SMT' or arch not in SMT.arch_zoo:
         raise ValueError(f'cannot name the backbone {backbone_cfg.get("type")!r} of a config')
-    return f'smt-{arch[0]}' + ('' if backbone_cfg.get('fused', True) else '-plain')
+    path = {True: '-fused', False: '-plain'}.get(backbone_cfg.get('fused', 'auto'), '')
+    return f'smt-{arch[0]}{path}'
 
 
 @dataclass

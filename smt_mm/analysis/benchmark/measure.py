@@ -184,7 +184,7 @@ def pair_ratios(
     Args:
         results (Iterable[dict]): Records of :func:`run_case` (pooled over the rounds).
         pairs (Sequence[tuple[str, str]]): ``(backbone, baseline)`` pairs; SMT's fused/plain
-            pairs (``('smt-s', 'smt-s-plain')``, ...) are always added. Defaults to
+            pairs (``('smt-s-fused', 'smt-s-plain')``, ...) are always added. Defaults to
             :data:`DEFAULT_PAIRS`.
         rounds (Sequence[Iterable[dict]]): The records of each round, to add the time and
             memory ratios round by round (``<ratio>_rounds``). Defaults to ``()``.

@@ -403,11 +403,14 @@ class SMT(BaseModule):
             to ``dict(type='BN')``.
         act_cfg (dict): Activation of the mixers and FFNs. Defaults to
             ``dict(type='GELU')``.
-        fused (bool): Run the fused, memory-lean operations of :mod:`.smt_ops` (True) or the
-            plain PyTorch layers that read like the paper (False). Both compute the same
-            function with the same weights; use the plain path on hardware or exporters
+        fused (bool | str): Run the fused, memory-lean operations of :mod:`.smt_ops` (True)
+            or the plain PyTorch layers that read like the paper (False). Both compute the
+            same function with the same weights. ``'auto'`` picks the faster path for the
+            device the weights are on, again whenever the model moves: fused on CPU (faster
+            there), plain elsewhere (on an H100 the plain path is 1.2-1.6x faster, the fused
+            one needs 30-40% less training memory: set True when memory is short). Use False
             where a fused operation misbehaves (e.g. TorchScript-based ONNX export). The
-            :attr:`fused` attribute switches a built model. Defaults to True.
+            :attr:`fused` attribute switches a built model. Defaults to ``'auto'``.
         init_cfg (dict | list[dict], optional): Initialisation config. The default applies
             the official rules (truncated normal std 0.02 for Linear, ones/zeros for
             LayerNorm, and :meth:`init_weights` adds normal(0, sqrt(2 / fan_out)) for Conv2d).
@@ -457,7 +460,7 @@ class SMT(BaseModule):
         out_type: str = 'featmap',
         norm_cfg: ConfigType = dict(type='BN'),  # noqa: B006
         act_cfg: ConfigType = dict(type='GELU'),  # noqa: B006
-        fused: bool = True,
+        fused: bool | str = 'auto',
         init_cfg: OptMultiConfig = None,
     ) -> None:
         if init_cfg is None:
@@ -528,20 +531,30 @@ class SMT(BaseModule):
     def fused(self) -> bool:
         """Whether the fused operations of :mod:`.smt_ops` run (True) or plain PyTorch (False).
 
-        Setting it switches every module of a built model; outputs and gradients agree to
-        float rounding either way.
+        Setting it to True, False or ``'auto'`` (see the ``fused`` argument) switches every
+        module of a built model; outputs and gradients agree to float rounding either way.
         """
         return self._fused
 
     @fused.setter
-    def fused(self, value: bool) -> None:
-        """Switch the model and all its modules to the fused (True) or plain (False) path."""
-        if not isinstance(value, bool):
-            raise TypeError(f'fused must be True or False, got {value!r}.')
+    def fused(self, value: bool | str) -> None:
+        """Switch the model and all its modules to the fused or plain path, or to ``'auto'``."""
+        if not isinstance(value, bool) and value != 'auto':
+            raise TypeError(f"fused must be True, False or 'auto', got {value!r}.")
+        self.fused_mode = value
+        if value == 'auto':
+            value = next(self.parameters()).device.type == 'cpu'
         self._fused = value
         for module in self.modules():
             if module is not self and hasattr(module, 'fused'):
                 module.fused = value
+
+    def _apply(self, fn: Any, *args: Any, **kwargs: Any) -> 'SMT':
+        """Move or cast the model (``to``, ``cuda`` ...); ``'auto'`` then re-picks the path."""
+        super()._apply(fn, *args, **kwargs)
+        if getattr(self, 'fused_mode', None) == 'auto':
+            self.fused = 'auto'
+        return self
 
     @classmethod
     def _parse_arch(cls, arch: str | dict) -> dict:

@@ -345,8 +345,17 @@ def test_fused_switch_reaches_every_module_and_plain_path_uses_no_fused_op(monke
     assert all(m.fused for m in switched)
     with pytest.raises(AssertionError, match='plain path called'):  # the switch is live
         model(torch.rand(1, 3, 64, 64))
-    with pytest.raises(TypeError, match='fused must be True or False'):
-        model.fused = 'auto'
+    with pytest.raises(TypeError, match="fused must be True, False or 'auto'"):
+        model.fused = 'fast'
+
+
+def test_auto_picks_the_path_by_device_whenever_the_model_moves():
+    model = SMT(MINI_ARCH)  # fused='auto'
+    assert model.fused_mode == 'auto' and model.fused  # CPU: fused
+    model.to('meta')  # any other device: plain
+    assert not model.fused and not model.stages[0][0].attn.fused
+    assert SMT(MINI_ARCH, fused=True).to('meta').fused  # an explicit choice stays
+    assert not SMT(MINI_ARCH, fused=False).float().fused
 
 
 def _computed_conv_kernels(model, x):

@@ -65,6 +65,13 @@ def model_and_input():
     return model, torch.randn(2, 3, 224, 320, device='cuda')
 
 
+def test_auto_runs_the_plain_path_on_cuda():
+    model = SMT(ARCH)
+    assert model.fused
+    model.cuda()
+    assert not model.fused and not model.stages[0][0].ffn.fused
+
+
 def test_fused_and_plain_paths_agree_in_fp32(model_and_input):
     model, x = model_and_input
     model.fused = True
