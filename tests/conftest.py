@@ -7,6 +7,7 @@ Test modules that need the root at import time (to list configs for ``parametriz
 
 import importlib.util
 import os.path as osp
+import re
 from types import ModuleType
 
 import pytest
@@ -18,8 +19,8 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def load_tool(path: str) -> ModuleType:
-    """Import a script of ``tools/`` as a module, e.g. ``load_tool('tools/test.py')``."""
-    name = 'tool_' + osp.splitext(path)[0].replace('/', '_')
+    """Import a script of the repository as a module, e.g. ``load_tool('tools/test.py')``."""
+    name = 'tool_' + re.sub(r'\W', '_', osp.splitext(path)[0])
     spec = importlib.util.spec_from_file_location(name, osp.join(REPO_ROOT, path))
     assert spec is not None and spec.loader is not None, path
     module = importlib.util.module_from_spec(spec)

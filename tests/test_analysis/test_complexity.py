@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import REPO_ROOT
 from mmengine.analysis import parameter_count
 from torch import nn
 
@@ -22,7 +23,7 @@ from smt_mm.analysis.complexity import (
 )
 from smt_mm.analysis.paper import load_model_index, parse_input_size
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(REPO_ROOT)
 
 # Parameters of the official classification models (``models/smt.py`` of
 # github.com/AFeng-x/SMT, 1000-class head included), counted by building them.

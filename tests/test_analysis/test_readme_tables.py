@@ -1,21 +1,17 @@
 """README's paper tables (written by .dev_scripts/readme_tables.py) agree with the metafiles."""
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+from conftest import REPO_ROOT, load_tool
 
 from smt_mm.analysis.paper import CLAIMS, load_model_index
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(REPO_ROOT)
 
 
 def _load_script():
-    path = ROOT / '.dev_scripts' / 'readme_tables.py'
-    spec = importlib.util.spec_from_file_location('readme_tables', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('.dev_scripts/readme_tables.py')
 
 
 @pytest.fixture(scope='module')

@@ -3,13 +3,14 @@ import subprocess
 import sys
 
 import pytest
+from conftest import REPO_ROOT
 from mmengine.config import Config
 
 from smt_mm.apis import ConfigPathError, check_config_paths, collect_config_paths
 from smt_mm.apis.demo import toy_data_options
 from smt_mm.toydata import generate_coco
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ROOT = REPO_ROOT
 TOY = osp.join(ROOT, 'configs', 'detection', 'mask_rcnn_smt_t_toy.py')
 SMT_S = osp.join(ROOT, 'configs', 'detection', 'mask_rcnn_smt_s_1x.py')
 VAL_ANN = 'annotations/instances_val2017.json'

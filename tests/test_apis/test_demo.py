@@ -6,11 +6,12 @@ import sys
 
 import cv2
 import pytest
+from conftest import REPO_ROOT
 
 from smt_mm.apis.demo import run_demo, schedule_options, toy_data_options
 from smt_mm.toydata import generate_ade20k, generate_coco
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ROOT = REPO_ROOT
 DETECTION_TOY = osp.join(ROOT, 'configs', 'detection', 'mask_rcnn_smt_t_toy.py')
 
 

@@ -11,8 +11,9 @@ import stat
 import subprocess
 
 import pytest
+from conftest import REPO_ROOT
 
-TOOLS = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'tools')
+TOOLS = osp.join(REPO_ROOT, 'tools')
 
 
 def _echo_stub(path, name):

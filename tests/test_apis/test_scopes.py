@@ -4,6 +4,7 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
+from conftest import REPO_ROOT
 from mmengine.config import Config
 
 from smt_mm.apis import (
@@ -17,7 +18,7 @@ from smt_mm.apis import (
 )
 from smt_mm.apis.runner import _revert_sync_bn
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ROOT = REPO_ROOT
 TOY = osp.join(ROOT, 'configs', 'detection', 'mask_rcnn_smt_t_toy.py')
 RUNTIMES = {
     'mmdet': 'mmdet::_base_/default_runtime.py',

@@ -10,13 +10,14 @@ import sys
 
 import pytest
 import torch
+from conftest import REPO_ROOT
 from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
 
 from smt_mm.toydata import generate_imagenet, toy_classes
 from smt_mm.utils import safe_torch_load
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ROOT = REPO_ROOT
 CONFIG = osp.join(ROOT, 'configs', 'classification', 'smt_t_toy.py')
 DETECTION_TOY = osp.join(ROOT, 'configs', 'detection', 'mask_rcnn_smt_t_toy.py')
 SEGMENTATION_TOYS = sorted(glob.glob(osp.join(ROOT, 'configs', 'segmentation', '*smt_t*toy*.py')))

@@ -30,7 +30,7 @@ RECIPES = {
 NUM_GPUS = 8
 
 
-def test_the_configs_of_the_issue_exist():
+def test_every_recipe_of_the_paper_has_a_config():
     names = {osp.basename(p) for p in IMAGENET_CONFIGS}
     assert names == set(RECIPES)
 

@@ -20,7 +20,7 @@ def load(name: str) -> Config:
     return Config.fromfile(osp.join(CONFIG_DIR, name))
 
 
-def test_the_configs_of_the_issue_exist():
+def test_every_recipe_of_the_paper_has_a_config():
     names = {osp.basename(p) for p in CONFIGS}
     for model in ('smt_s', 'smt_b', 'swin_t', 'swin_s'):
         for schedule in ('1x', '3x'):

@@ -4,11 +4,12 @@ import os.path as osp
 
 import pytest
 import torch
+from conftest import REPO_ROOT
 from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
 from mmengine.structures import InstanceData
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ROOT = REPO_ROOT
 CONFIG_DIR = osp.join(ROOT, 'configs', 'detection')
 
 

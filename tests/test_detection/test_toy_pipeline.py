@@ -12,11 +12,12 @@ import time
 
 import pytest
 import torch
+from conftest import REPO_ROOT
 
 from smt_mm.apis.demo import toy_data_options
 from smt_mm.toydata import generate_coco
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ROOT = REPO_ROOT
 TOY = osp.join(ROOT, 'configs', 'detection', 'mask_rcnn_smt_t_toy.py')
 TRAIN = osp.join(ROOT, 'tools', 'train.py')
 TEST = osp.join(ROOT, 'tools', 'test.py')

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from conftest import REPO_ROOT
 from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.registry import MODELS, init_default_scope
@@ -21,7 +22,7 @@ from smt_reference import RefSMT, randomize_
 from smt_mm.engine import SMTCheckpointHook
 from smt_mm.toydata import generate_imagenet
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ROOT = REPO_ROOT
 CONFIG_DIR = osp.join(ROOT, 'configs', 'classification')
 
 # Forward differences of float32 models of this depth stay far below this; a wrong key mapping,

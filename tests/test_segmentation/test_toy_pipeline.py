@@ -10,6 +10,7 @@ import sys
 
 import cv2
 import pytest
+from conftest import REPO_ROOT
 
 from smt_mm.apis.demo import (
     evaluate_checkpoint,
@@ -22,7 +23,7 @@ from smt_mm.toydata import generate_ade20k
 
 pytestmark = pytest.mark.slow
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ROOT = REPO_ROOT
 CONFIG = osp.join(ROOT, 'configs', 'segmentation', 'upernet_smt_t_toy.py')
 TRAIN_PY = osp.join(ROOT, 'tools', 'train.py')
 TEST_PY = osp.join(ROOT, 'tools', 'test.py')

@@ -4,12 +4,13 @@ import os.path as osp
 
 import pytest
 import torch
+from conftest import REPO_ROOT
 from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ROOT = REPO_ROOT
 CONFIGS = {
     'tiny': 'upernet_smt_t_toy.py',
     'small': 'upernet_smt_s_512x512_160k_ade20k.py',

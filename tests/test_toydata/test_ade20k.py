@@ -8,11 +8,12 @@ import sys
 import cv2
 import numpy as np
 import pytest
+from conftest import REPO_ROOT
 
 from smt_mm.toydata import ade20k_classes, ade20k_paths, generate_ade20k, make_ade20k_split
 from smt_mm.toydata.ade20k import BACKGROUND, UNLABELLED, boundary_band
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ROOT = REPO_ROOT
 CATEGORIES = ('circle', 'rectangle', 'triangle', 'star')
 
 

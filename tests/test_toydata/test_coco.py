@@ -6,6 +6,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
+from conftest import REPO_ROOT
 
 from smt_mm.toydata import (
     DEFAULT_CATEGORIES,
@@ -19,7 +20,7 @@ from smt_mm.toydata import (
     shape_polygon,
 )
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ROOT = REPO_ROOT
 
 
 @pytest.mark.parametrize('category', SHAPE_CATEGORIES)

@@ -1,10 +1,10 @@
 import filecmp
-import importlib.util
 import os.path as osp
 
 import cv2
 import numpy as np
 import pytest
+from conftest import REPO_ROOT, load_tool
 from mmengine.registry import init_default_scope
 from mmpretrain.datasets import CustomDataset, ImageNet
 
@@ -17,7 +17,7 @@ from smt_mm.toydata import (
     toy_classes,
 )
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ROOT = REPO_ROOT
 
 
 @pytest.fixture(scope='module')
@@ -132,11 +132,7 @@ def test_bad_arguments_raise(tmp_path, kwargs, match):
 
 
 def test_cli(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location(
-        'toy_data_cli', osp.join(ROOT, 'tools', 'toy_data.py')
-    )
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
+    cli = load_tool('tools/toy_data.py')
     out = str(tmp_path / 'cli')
     cli.main(
         [
