@@ -528,11 +528,13 @@ class SMT(BaseModule):
         self._freeze_stages()
 
     @property
-    def fused(self) -> bool:
+    def fused(self) -> bool | str:
         """Whether the fused operations of :mod:`.smt_ops` run (True) or plain PyTorch (False).
 
-        Setting it to True, False or ``'auto'`` (see the ``fused`` argument) switches every
-        module of a built model; outputs and gradients agree to float rounding either way.
+        Reading it gives the path in use (True or False, ``'auto'`` resolved; the mode set is
+        :attr:`fused_mode`). Setting it to True, False or ``'auto'`` (see the ``fused``
+        argument) switches every module of a built model; outputs and gradients agree to float
+        rounding either way.
         """
         return self._fused
 
@@ -542,12 +544,14 @@ class SMT(BaseModule):
         if not isinstance(value, bool) and value != 'auto':
             raise TypeError(f"fused must be True, False or 'auto', got {value!r}.")
         self.fused_mode = value
-        if value == 'auto':
-            value = next(self.parameters()).device.type == 'cpu'
-        self._fused = value
+        resolved = value if isinstance(value, bool) else self._device_type() == 'cpu'
+        self._fused = resolved
         for module in self.modules():
             if module is not self and hasattr(module, 'fused'):
-                module.fused = value
+                module.fused = resolved
+
+    def _device_type(self) -> str:
+        return next(self.parameters()).device.type
 
     def _apply(self, fn: Any, *args: Any, **kwargs: Any) -> 'SMT':
         """Move or cast the model (``to``, ``cuda`` ...); ``'auto'`` then re-picks the path."""
