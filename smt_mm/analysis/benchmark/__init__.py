@@ -9,18 +9,6 @@ from .cases import BACKBONES, DEFAULT_PAIRS, DEFAULT_SIZES, BenchmarkCase, CaseM
 from .measure import BenchmarkSettings, pair_ratios, run_benchmark, run_case
 from .report import format_markdown, machine_info, save_report
 
-__all__ = [
-    'BACKBONES',
-    'DEFAULT_PAIRS',
-    'DEFAULT_SIZES',
-    'BenchmarkCase',
-    'BenchmarkSettings',
-    'CaseModel',
-    'format_markdown',
-    'machine_info',
-    'make_cases',
-    'pair_ratios',
-    'run_benchmark',
-    'run_case',
-    'save_report',
-]
+__all__ = ['BACKBONES', 'DEFAULT_PAIRS', 'DEFAULT_SIZES', 'BenchmarkCase', 'BenchmarkSettings']
+__all__ += ['CaseModel', 'format_markdown', 'machine_info', 'make_cases', 'pair_ratios']
+__all__ += ['run_benchmark', 'run_case', 'save_report']

@@ -1,6 +1,7 @@
 """What a benchmark measures: SMT and Swin backbones, alone or inside a detector or segmentor."""
 
 import copy
+import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -177,15 +178,9 @@ def _build_backbone(name: str) -> torch.nn.Module:
     cfg = copy.deepcopy(BACKBONES[name])
     if cfg['type'] == 'SMT':
         return SMT(**{k: v for k, v in cfg.items() if k != 'type'})
-    if cfg['type'].startswith('mmpretrain.'):
-        import mmpretrain.models  # noqa: F401  registers mmpretrain's SwinTransformer
-        from mmpretrain.registry import MODELS
-
-        cfg['type'] = cfg['type'].removeprefix('mmpretrain.')
-    else:
-        import mmdet.models  # noqa: F401  registers mmdet's SwinTransformer
-        from mmdet.registry import MODELS
-    return MODELS.build(cfg)
+    toolbox, _, cfg['type'] = cfg['type'].rpartition('.')
+    importlib.import_module(f'{toolbox or "mmdet"}.models')  # registers its SwinTransformer
+    return importlib.import_module(f'{toolbox or "mmdet"}.registry').MODELS.build(cfg)
 
 
 class CaseModel:

@@ -3,7 +3,6 @@
 import json
 import os
 import platform
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ def machine_info(device: str = 'cpu') -> dict[str, Any]:
 
     Returns:
         dict: CPU (or GPU) model, logical cores, torch threads, load average, versions
-        (``stack``), the smt_mm git revision and the timing-related environment (``env``).
+        (``stack``) and the timing-related environment (``env``).
     """
     cpu = platform.processor() or 'unknown'
     if os.path.exists('/proc/cpuinfo'):
@@ -37,16 +36,6 @@ def machine_info(device: str = 'cpu') -> dict[str, Any]:
         torch=torch.__version__,
         stack=stack_summary(),
     )
-    try:  # which smt_mm was measured (``-dirty``: with uncommitted changes)
-        info['smt_mm_git'] = subprocess.run(
-            ['git', 'describe', '--always', '--dirty'],
-            cwd=Path(__file__).parent,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        info['smt_mm_git'] = None
     info['env'] = {
         k: v for k, v in os.environ.items() if k in _TIMING_ENV or k.startswith('MALLOC_')
     }
@@ -88,7 +77,7 @@ def format_markdown(report: dict[str, Any]) -> str:
     lines = [
         f'Machine: {machine["gpu"] if cuda else machine["cpu"]}, {machine["logical_cores"]} '
         f'logical cores, {machine["torch_threads"]} torch threads, torch {machine["torch"]}, '
-        f'smt_mm {machine["smt_mm_git"]}, {env}load average {machine["load_average"][0]} at '
+        f'{env}load average {machine["load_average"][0]} at '
         f'start / {machine["load_average_end"][0]} at end. Device {settings["device"]}, '
         f'{settings["amp"] or "fp32"}{", compiled" * settings["compile"]}, {timing}.',
         '',
