@@ -17,7 +17,7 @@ README_START = '<!-- results:start -->'
 README_END = '<!-- results:end -->'
 TASK_TITLES = {
     'classification': 'ImageNet classification',
-    'detection': 'COCO object detection and instance segmentation (Mask R-CNN)',
+    'detection': 'COCO object detection and instance segmentation',
     'segmentation': 'ADE20K semantic segmentation (UPerNet, 160k iterations)',
 }
 

@@ -3,8 +3,10 @@
 _base_ = [
     'mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_ms-crop-3x_coco.py',
     './_base_/mask_rcnn_tta.py',
-    './_base_/mask_rcnn_smt.py',
+    './_base_/smt.py',
 ]
+
+custom_imports = dict(imports=['smt_mm'], allow_failed_imports=False)
 
 pretrained = _base_.smt_model.backbone.init_cfg.checkpoint
 model = _base_.smt_model

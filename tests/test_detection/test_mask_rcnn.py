@@ -1,55 +1,9 @@
 """Each SMT Mask R-CNN runs `loss` and `predict` on CPU; empty images train."""
 
-import os.path as osp
-
 import pytest
 import torch
-from conftest import REPO_ROOT
-from mmengine.config import Config
-from mmengine.registry import MODELS, init_default_scope
-from mmengine.structures import InstanceData
 
-ROOT = REPO_ROOT
-CONFIG_DIR = osp.join(ROOT, 'configs', 'detection')
-
-
-def build(config: str):
-    cfg = Config.fromfile(osp.join(CONFIG_DIR, config))
-    # no backbone weights; no stochastic depth, so that every block receives a gradient
-    cfg.model.backbone.update(init_cfg=None, drop_path_rate=0.0)
-    init_default_scope('mmdet')
-    torch.manual_seed(0)
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    return model
-
-
-def make_batch(model, sizes, boxes_per_image):
-    """A data-preprocessed batch of random images with box + mask annotations."""
-    from mmdet.structures import DetDataSample
-    from mmdet.structures.mask import BitmapMasks
-
-    inputs, samples = [], []
-    for (height, width), boxes in zip(sizes, boxes_per_image, strict=True):
-        inputs.append(torch.randint(0, 255, (3, height, width), dtype=torch.uint8))
-        sample = DetDataSample(
-            metainfo=dict(
-                img_shape=(height, width),
-                ori_shape=(height, width),
-                scale_factor=(1.0, 1.0),
-                pad_shape=(height, width),
-            )
-        )
-        gt = InstanceData()
-        gt.bboxes = torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4)
-        gt.labels = torch.zeros(len(boxes), dtype=torch.long)
-        masks = torch.zeros(len(boxes), height, width, dtype=torch.uint8)
-        for i, (x1, y1, x2, y2) in enumerate(boxes):
-            masks[i, int(y1) : int(y2), int(x1) : int(x2)] = 1
-        gt.masks = BitmapMasks(masks.numpy(), height, width)
-        sample.gt_instances = gt
-        samples.append(sample)
-    return model.data_preprocessor(dict(inputs=inputs, data_samples=samples), training=True)
+from . import build, make_batch
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,5 @@
-# SMT-S in mmdet's Swin Mask R-CNN recipes: the backbone, FPN widths and optimiser settings that
-# mask_rcnn_smt_{s,b}_{1x,3x}.py apply over mmdet's Swin-T 1x / 3x configs.
-custom_imports = dict(imports=['smt_mm'], allow_failed_imports=False)
-
+# The SMT settings every detection config applies over mmdet's files: the SMT-S backbone and FPN
+# widths, SMT-B's backbone, and the weight-decay exemptions of the AdamW recipes.
 # smt_* names: the bases of a config may not share a key, so the configs apply these over
 # mmdet's file themselves (`model = _base_.smt_model`, `optim_wrapper = _base_.smt_optim_wrapper`).
 smt_model = dict(
@@ -17,6 +15,15 @@ smt_model = dict(
         init_cfg=dict(type='Pretrained', checkpoint='checkpoints/smt_small.pth'),
     ),
     neck=dict(in_channels=[64, 128, 256, 512]),
+)
+
+# SMT-B over smt_model's backbone, with the official drop path of the 3x recipes.
+smt_b_backbone = dict(
+    arch='base',
+    drop_path_rate=0.3,
+    # The official release file `smt_base.pth`
+    # (https://github.com/AFeng-x/SMT/releases/download/v1.0.0/smt_base.pth), used as downloaded.
+    init_cfg=dict(type='Pretrained', checkpoint='checkpoints/smt_base.pth'),
 )
 
 # No weight decay on normalisation layers (LayerNorm, BatchNorm) nor on layer scales (SMT-L).

@@ -1,0 +1,17 @@
+# RetinaNet with SMT-S on COCO, 3x multi-scale + crop: mmdet's RetinaNet with the SMT backbone,
+# the FPN from C3 with extra convs on the input (mmdet's default) and AdamW lr 1e-4.
+_base_ = [
+    'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py',
+    './_base_/ms_crop_3x.py',
+    './_base_/smt.py',
+]
+
+custom_imports = dict(imports=['smt_mm'], allow_failed_imports=False)
+
+model = _base_.smt_model
+train_dataloader = dict(dataset=dict(pipeline=_base_.ms_crop_train_pipeline))
+train_cfg = dict(max_epochs=_base_.ms_crop_max_epochs)
+param_scheduler = _base_.ms_crop_param_scheduler
+optim_wrapper = dict(
+    optimizer=_base_.ms_crop_optimizer, paramwise_cfg=_base_.smt_optim_wrapper.paramwise_cfg
+)
