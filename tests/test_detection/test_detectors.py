@@ -1,4 +1,4 @@
-"""Every detector of the paper (beyond Mask R-CNN) runs `loss` and `predict` on CPU with SMT-T."""
+"""Every detector of the paper runs `loss` and `predict` on CPU with SMT-T; empty images train."""
 
 import pytest
 import torch
@@ -6,7 +6,12 @@ import torch
 from . import build, make_batch
 
 # config -> the losses its detector reports (one name per family is enough)
+MASK_RCNN_LOSSES = ('loss_rpn_cls', 'loss_rpn_bbox', 'loss_cls', 'loss_bbox', 'loss_mask')
 DETECTORS = {
+    **dict.fromkeys(
+        ['mask_rcnn_smt_t_toy.py', 'mask_rcnn_smt_s_1x.py', 'mask_rcnn_smt_b_1x.py'],
+        MASK_RCNN_LOSSES,
+    ),
     'cascade_mask_rcnn_smt_s_3x.py': ('loss_rpn_cls', 's0.loss_bbox', 's2.loss_mask'),
     'retinanet_smt_s_3x.py': ('loss_cls', 'loss_bbox'),
     'atss_smt_s_3x.py': ('loss_cls', 'loss_bbox', 'loss_centerness'),
@@ -55,3 +60,16 @@ def test_loss_and_predict_on_cpu(config):
     assert len(pred.scores) == len(pred.labels) == len(pred.bboxes)
     if 'mask' in config:
         assert pred.masks.shape[1:] == size
+
+
+def test_image_without_annotations_trains():
+    model = build('mask_rcnn_smt_t_toy.py')
+    model.train()
+    batch = make_batch(model, [(64, 64), (64, 64)], [[], [[8, 8, 40, 40]]])
+    total, _ = model.parse_losses(model(**batch, mode='loss'))
+    assert torch.isfinite(total)
+    total.backward()
+    only_empty = make_batch(model, [(64, 64)], [[]])
+    total, log = model.parse_losses(model(**only_empty, mode='loss'))
+    assert torch.isfinite(total)
+    assert log['loss_mask'] == 0  # nothing to segment, nothing to learn there
