@@ -407,7 +407,7 @@ class SMT(BaseModule):
             or the plain PyTorch layers that read like the paper (False). Both compute the
             same function with the same weights. ``'auto'`` picks the faster path for the
             device the weights are on, again whenever the model moves: fused on CPU (faster
-            there), plain elsewhere (on an H100 the plain path is 1.2-1.6x faster, the fused
+            there), plain elsewhere (on an H100 the plain path is 1.1-1.6x faster, the fused
             one needs 30-40% less training memory: set True when memory is short). Use False
             where a fused operation misbehaves (e.g. TorchScript-based ONNX export). The
             :attr:`fused` attribute switches a built model. Defaults to ``'auto'``.
