@@ -123,14 +123,26 @@ _SEG_SMT, _SEG_SWIN = 'upernet_smt_b_512x512_160k_ade20k', 'upernet_swin_s_512x5
 #: The SMT-vs-Swin claims of the abstract (the 3x one also in Table 3, the segmentation ones in
 #: Table 5). Each pairs SMT-B with Swin-S: the 3x detection and both segmentation deltas equal
 #: the difference of those two published rows; the 1x detection row of SMT-B is not public, so
-#: +4.2 is taken from the abstract with the same pairing.
+#: +4.2 is taken from the abstract with the same pairing. Then the paper's other detectors (its
+#: Table 4, SMT-S against the published Swin-T row of each, box AP; RetinaNet has no Swin-T row).
+_B_VS_S, _S_VS_T = 'SMT-B vs Swin-S', 'SMT-S vs Swin-T'
+
+
+def _s_vs_t(detector: str, schedule: str) -> tuple[str, str]:
+    return f'{detector}_smt_s_{schedule}', f'{detector}_swin_t_{schedule}'
+
+
 CLAIMS = tuple(
-    Claim(f'{setting}: SMT-B vs Swin-S, {metric}', metric, smt, swin, delta)
-    for setting, metric, smt, swin, delta in (
-        ('Mask R-CNN 1x', 'box AP', 'mask_rcnn_smt_b_1x', 'mask_rcnn_swin_s_1x', 4.2),
-        ('Mask R-CNN 3x', 'box AP', 'mask_rcnn_smt_b_3x', 'mask_rcnn_swin_s_3x', 1.3),
-        ('UPerNet single-scale', 'mIoU', _SEG_SMT, _SEG_SWIN, 2.0),
-        ('UPerNet multi-scale', 'mIoU(ms+flip)', _SEG_SMT, _SEG_SWIN, 1.1),
+    Claim(f'{setting}: {backbones}, {metric}', metric, smt, baseline, delta)
+    for setting, backbones, metric, (smt, baseline), delta in (
+        ('Mask R-CNN 1x', _B_VS_S, 'box AP', ('mask_rcnn_smt_b_1x', 'mask_rcnn_swin_s_1x'), 4.2),
+        ('Mask R-CNN 3x', _B_VS_S, 'box AP', ('mask_rcnn_smt_b_3x', 'mask_rcnn_swin_s_3x'), 1.3),
+        ('UPerNet single-scale', _B_VS_S, 'mIoU', (_SEG_SMT, _SEG_SWIN), 2.0),
+        ('UPerNet multi-scale', _B_VS_S, 'mIoU(ms+flip)', (_SEG_SMT, _SEG_SWIN), 1.1),
+        ('Cascade Mask R-CNN 3x', _S_VS_T, 'box AP', _s_vs_t('cascade_mask_rcnn', '3x'), 1.5),
+        ('ATSS 3x', _S_VS_T, 'box AP', _s_vs_t('atss', '3x'), 2.7),
+        ('Sparse R-CNN 3x', _S_VS_T, 'box AP', _s_vs_t('sparse_rcnn', '3x'), 2.3),
+        ('DINO 4-scale 12e', _S_VS_T, 'box AP', _s_vs_t('dino_4scale', '12e'), 2.7),
     )
 )
 

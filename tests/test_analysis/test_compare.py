@@ -116,8 +116,9 @@ def test_report_on_toy_runs(toy_work_dirs, tmp_path):
 
     checks = compare.check_claims(records)
     assert [c.claim for c in checks] == list(CLAIMS)
-    one_x, three_x, single, multi = checks
+    one_x, three_x, single, multi, *other_detectors = checks
     assert one_x.verdict == three_x.verdict == 'incomplete'
+    assert other_detectors and all(c.verdict == 'incomplete' for c in other_detectors)
     assert 'mask_rcnn_swin_s_3x' in three_x.explanation
     assert 'mask_rcnn_smt_b_3x' not in three_x.explanation
     points = {(r.name, r.tta): r.points for r in records}
@@ -132,7 +133,8 @@ def test_report_on_toy_runs(toy_work_dirs, tmp_path):
     report = compare.comparison_markdown(rows, checks)
     assert '| upernet_swin_s_512x512_160k_ade20k | mIoU(ms+flip) |' in report
     assert '| 49.50 | ' in report  # Swin-S multi-scale, the paper's figure
-    assert report.count('**incomplete**') == 2
+    # the two Mask R-CNN claims and the four of the other detectors have no toy run here
+    assert report.count('**incomplete**') == 2 + len(other_detectors)
     assert compare.plot_claims(checks, tmp_path / 'claims.png').stat().st_size > 0
 
 
@@ -145,7 +147,7 @@ def test_compare_results_cli(toy_work_dirs, tmp_path, monkeypatch, capsys):
     assert out.read_text() in stdout
     # Within a tolerance of 100 points any measured gap reproduces the claims it can check.
     assert stdout.count('**reproduced**') == 2
-    assert stdout.count('**incomplete**') == 2
+    assert stdout.count('**incomplete**') == len(CLAIMS) - 2
 
 
 def _record(tmp: Path, name: str, tta: bool, metrics: dict, stamp: str) -> Path:

@@ -43,10 +43,12 @@ def test_results_markdown_shows_every_model_and_metric(script, models):
     assert '| SMT-B | 3x | 1280x800 | 52M | 328G | 49.8 | 44.0 |' in row
 
 
-def test_claims_pair_smt_b_with_swin_s(script, models):
+def test_claims_name_the_backbones_they_pair(script, models):
     for claim in CLAIMS:
-        assert script.backbone(models[claim.smt]) == 'SMT-B'
-        assert script.backbone(models[claim.baseline]) == 'Swin-S'
+        smt, baseline = (script.backbone(models[name]) for name in (claim.smt, claim.baseline))
+        assert f': {smt} vs {baseline},' in claim.title
+        assert (smt, baseline) in {('SMT-B', 'Swin-S'), ('SMT-S', 'Swin-T')}
+    assert sum(claim.smt.startswith(('mask_rcnn_smt_b', 'upernet')) for claim in CLAIMS) == 4
 
 
 def test_update_readme_replaces_only_between_markers(script):
