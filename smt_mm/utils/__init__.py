@@ -2,7 +2,9 @@
 
 from .checkpoint import (
     MMENGINE_SAFE_GLOBALS,
+    InvalidCheckpointError,
     UnsafeCheckpointError,
+    check_checkpoint_file,
     register_safe_loader,
     safe_torch_load,
     trust_checkpoint,
@@ -10,10 +12,12 @@ from .checkpoint import (
 from .compat import SUPPORTED_VERSIONS, StackVersionError, check_stack, stack_summary
 
 __all__ = [
+    'InvalidCheckpointError',
     'MMENGINE_SAFE_GLOBALS',
     'SUPPORTED_VERSIONS',
     'StackVersionError',
     'UnsafeCheckpointError',
+    'check_checkpoint_file',
     'check_stack',
     'register_safe_loader',
     'safe_torch_load',

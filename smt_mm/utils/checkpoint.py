@@ -8,7 +8,11 @@ few of its classes (mmengine issue #1655: ``HistoryBuffer was not an allowed glo
 :class:`mmengine.runner.CheckpointLoader`) by one that keeps ``weights_only=True`` and
 allow-lists exactly the globals that mmengine writes into its checkpoints. A file that pickles
 anything else is refused with :class:`UnsafeCheckpointError`, unless the user marks that file
-as trusted with :func:`trust_checkpoint` or the ``SMT_MM_TRUSTED_CHECKPOINTS`` variable.
+as trusted with :func:`trust_checkpoint` or the ``SMT_MM_TRUSTED_CHECKPOINTS`` variable. A file
+that is no checkpoint at all (empty, a web page saved by a failed download, a Git LFS pointer)
+or a damaged one (truncated) is refused with :class:`InvalidCheckpointError`, which says what
+the file is and how to fix it. Whole detectors and segmentors trained with the official SMT code
+are converted to smt_mm's layout as they are loaded.
 """
 
 import importlib
@@ -16,11 +20,12 @@ import os
 import os.path as osp
 import pickle
 import re
+import zipfile
 from typing import Any
 
 import numpy as np
 import torch
-from mmengine.logging import HistoryBuffer
+from mmengine.logging import HistoryBuffer, print_log
 from mmengine.runner import CheckpointLoader
 
 TRUST_ENV = 'SMT_MM_TRUSTED_CHECKPOINTS'
@@ -71,6 +76,85 @@ def _is_trusted(path: str) -> bool:
     return osp.realpath(path) in trusted
 
 
+class InvalidCheckpointError(RuntimeError):
+    """Raised when a file is not a PyTorch checkpoint, or a damaged one.
+
+    Attributes:
+        path (str): The file.
+        kind (str): What the file is: ``'empty'``, ``'html'`` (a web page, e.g. a failed
+            download), ``'lfs-pointer'`` (a Git LFS pointer), ``'safetensors'``,
+            ``'not-a-checkpoint'`` (other bytes) or ``'damaged'`` (a truncated or corrupted
+            checkpoint).
+    """
+
+    def __init__(self, path: str, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.kind = kind
+
+
+#: The first bytes of the two formats ``torch.save`` writes: a zip archive (torch >= 1.6) and
+#: the legacy pickle stream (protocol 2+ starts with 0x80).
+_ZIP_MAGIC = b'PK\x03\x04'
+_PICKLE_MAGIC = b'\x80'
+_REDOWNLOAD = 'download it again (check the URL, and that the download finished) or re-save it'
+
+
+def _describe_bytes(head: bytes) -> tuple[str, str] | None:
+    """Classify a file by its first bytes; None when it may be a torch checkpoint."""
+    if not head:
+        return 'empty', f'is empty (0 bytes): the download or save wrote nothing; {_REDOWNLOAD}'
+    if head.startswith((_ZIP_MAGIC, _PICKLE_MAGIC)):
+        return None
+    text = head.lstrip().lower()
+    if text.startswith(b'version https://git-lfs'):
+        return 'lfs-pointer', (
+            'is a Git LFS pointer (a small text file standing for the real checkpoint), not '
+            'the checkpoint: fetch the file with `git lfs pull` (or download the release file)'
+        )
+    if text.startswith((b'<!doctype html', b'<html', b'<?xml', b'<head', b'<')):
+        return 'html', (
+            'is a web page (HTML/XML), not a checkpoint: usually a failed download (an error, '
+            f'login or redirect page saved under the checkpoint name); {_REDOWNLOAD}'
+        )
+    header_len = int.from_bytes(head[:8], 'little')
+    if len(head) > 8 and head[8:9] == b'{' and 0 < header_len < 100_000_000:
+        return 'safetensors', (
+            'is a safetensors file, not a torch.save checkpoint: load it with '
+            '`safetensors.torch.load_file` and save the state dict with `torch.save`'
+        )
+    return 'not-a-checkpoint', (
+        f'is not a PyTorch checkpoint (it starts with {head[:16]!r}, neither a zip archive nor '
+        f'a pickle); check that the path names the checkpoint, or {_REDOWNLOAD}'
+    )
+
+
+def check_checkpoint_file(path: str) -> None:
+    """Refuse a file that cannot be a PyTorch checkpoint, saying what it is.
+
+    Looks only at the first bytes; a damaged checkpoint is found when it is loaded.
+
+    Args:
+        path (str): An existing local file.
+
+    Raises:
+        InvalidCheckpointError: If the file is empty, a web page, a Git LFS pointer, a
+            safetensors file or other bytes that ``torch.save`` does not write.
+    """
+    with open(path, 'rb') as f:
+        head = f.read(256)
+    found = _describe_bytes(head)
+    if found is not None:
+        kind, what = found
+        raise InvalidCheckpointError(path, kind, f'Cannot load checkpoint {path}: it {what}.')
+
+
+def _is_refused_global(err: pickle.UnpicklingError) -> str | None:
+    """The global that the weights-only unpickler refused, if that is why it failed."""
+    found = re.search(r'GLOBAL (\S+) (?:was not an allowed global|whose module)', str(err))
+    return found.group(1) if found else None
+
+
 def safe_torch_load(path: str, map_location: Any = 'cpu') -> Any:
     """Load a checkpoint with ``weights_only=True`` and mmengine's classes allow-listed.
 
@@ -83,32 +167,64 @@ def safe_torch_load(path: str, map_location: Any = 'cpu') -> Any:
 
     Raises:
         FileNotFoundError: If ``path`` does not exist.
+        InvalidCheckpointError: If the file is not a checkpoint (empty, a web page, a Git LFS
+            pointer, other bytes) or a damaged one (truncated, corrupted); the message names
+            the file, what it is and the fix.
         UnsafeCheckpointError: If the file pickles a global outside the allow-list and is not
             trusted. The message names the global and how to opt in for this file.
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'checkpoint file not found: {path}')
-    if _is_trusted(path):
-        return torch.load(path, map_location=map_location, weights_only=False)
+    check_checkpoint_file(path)
+    weights_only = not _is_trusted(path)
     try:
         with torch.serialization.safe_globals(MMENGINE_SAFE_GLOBALS):
-            return torch.load(path, map_location=map_location, weights_only=True)
+            return torch.load(path, map_location=map_location, weights_only=weights_only)
     except pickle.UnpicklingError as err:
-        found = re.search(r'GLOBAL (\S+) was not an allowed global', str(err))
-        what = found.group(1) if found else 'an object that is not a tensor'
+        refused = _is_refused_global(err)
+        if refused is None:
+            raise _damaged(path, err) from err
         raise UnsafeCheckpointError(
-            f'Refusing to unpickle {path}: it contains {what}, which is neither a tensor nor '
+            f'Refusing to unpickle {path}: it contains {refused}, which is neither a tensor nor '
             'one of the classes mmengine writes into its checkpoints. Unpickling it could run '
             'arbitrary code. If you trust this file, opt in for it alone with '
             f'`{TRUST_ENV}={path}` (several files: separate them with "{os.pathsep}") or '
             f'`smt_mm.utils.trust_checkpoint({path!r})`.'
         ) from err
+    except (EOFError, RuntimeError, ValueError, zipfile.BadZipFile) as err:
+        raise _damaged(path, err) from err
+
+
+def _damaged(path: str, err: BaseException) -> InvalidCheckpointError:
+    detail = str(err).split('. ')[0] or type(err).__name__
+    return InvalidCheckpointError(
+        path,
+        'damaged',
+        f'Cannot load checkpoint {path}: it is damaged (truncated or corrupted; '
+        f'{osp.getsize(path)} bytes; torch says: {detail}). A save or copy was probably '
+        f'interrupted: {_REDOWNLOAD}, or use an earlier checkpoint of the run.',
+    )
 
 
 def _load_from_local(filename: str, map_location: Any = None) -> Any:
-    """Drop-in for mmengine's ``load_from_local`` that loads safely."""
+    """Drop-in for mmengine's ``load_from_local``: loads safely, converts official models.
+
+    A whole detector or segmentor trained with the official SMT code is converted to
+    smt_mm's layout here (see :func:`~smt_mm.models.utils.convert_official_checkpoint`), so
+    that ``load_from``, ``tools/test.py`` and mmdet's / mmseg's own tools load it strictly.
+    """
+    # Imported here: importing smt_mm.models imports mmcv, which smt_mm checks first.
+    from ..models.utils.ckpt_convert import convert_official_checkpoint
+
     filename = osp.expanduser(filename)
-    return safe_torch_load(filename, map_location=map_location)
+    checkpoint = safe_torch_load(filename, map_location=map_location)
+    if not isinstance(checkpoint, dict):
+        return checkpoint
+    converted, note = convert_official_checkpoint(checkpoint)
+    if note is None:
+        return checkpoint
+    print_log(f'{filename}: {note}', logger='current')
+    return converted
 
 
 def register_safe_loader() -> None:

@@ -1,4 +1,15 @@
-"""Conversion of official SMT checkpoints to the keys of :class:`smt_mm.models.backbones.SMT`."""
+"""Conversion of official SMT checkpoints to the keys of :class:`smt_mm.models.backbones.SMT`.
+
+Two official formats exist besides smt_mm's own:
+
+* the ImageNet classification files (``smt_tiny.pth`` ...): backbone keys ``patch_embed1.*``,
+  ``block1.*``, ``norm1.*`` and the classifier ``head.*``, under ``'model'``;
+  :func:`convert_official_smt` handles them;
+* whole detectors and segmentors trained with the official mmdet 2.x / mmseg 0.x code: the same
+  backbone keys under ``backbone.``, except that the MSA branch's 3x3 depthwise convolution is
+  named ``attn.dw_conv`` (``attn.local_conv`` in the classification files), next to the neck and
+  heads; :func:`convert_official_checkpoint` handles them.
+"""
 
 import re
 from collections import OrderedDict
@@ -25,6 +36,10 @@ _RULES: list[tuple[re.Pattern, Callable[[re.Match], str]]] = [
     (
         re.compile(r'^block([1-4])\.(\d+)\.attn\.local_conv_([1-9])\.'),
         lambda m: f'stages.{_stage(m[1])}.{m[2]}.attn.local_convs.{_stage(m[3])}.',
+    ),
+    (
+        re.compile(r'^block([1-4])\.(\d+)\.attn\.dw_conv\.'),
+        lambda m: f'stages.{_stage(m[1])}.{m[2]}.attn.local_conv.',
     ),
     (
         re.compile(r'^block([1-4])\.(\d+)\.mlp\.dwconv\.dwconv\.'),
@@ -127,3 +142,82 @@ def convert_official_smt(
     converted = OrderedDict((_BACKBONE_PREFIX + k, v) for k, v in backbone.items())
     converted.update((f'head.fc.{k}', v) for k, v in head.items())
     return converted
+
+
+#: The backbone keys of a whole official detector or segmentor.
+_OFFICIAL_MODEL_PREFIXES = tuple(_BACKBONE_PREFIX + p for p in _OFFICIAL_PREFIXES)
+
+
+def official_model_kind(checkpoint: Mapping) -> str | None:
+    """Say which official whole-model format a checkpoint is in, if any.
+
+    Args:
+        checkpoint (Mapping): A loaded checkpoint (a state dict possibly under
+            ``'state_dict'`` or ``'model'``).
+
+    Returns:
+        str | None: ``'detector'`` (official mmdet 2.x code), ``'segmentor'`` (official
+        mmseg 0.x code), ``'model'`` (``backbone.*`` official keys beside other heads) or None
+        when the backbone keys are not in the official layout.
+    """
+    state_dict = _unwrap(checkpoint)
+    if not any(str(k).startswith(_OFFICIAL_MODEL_PREFIXES) for k in state_dict):
+        return None
+    meta = checkpoint.get('meta') if isinstance(checkpoint.get('meta'), Mapping) else {}
+    if 'mmdet_version' in meta or any(str(k).startswith('roi_head.') for k in state_dict):
+        return 'detector'
+    if 'mmseg_version' in meta or any(str(k).startswith('decode_head.') for k in state_dict):
+        return 'segmentor'
+    return 'model'
+
+
+def convert_official_checkpoint(checkpoint: Mapping) -> tuple[dict, str | None]:
+    """Convert a whole official SMT detector or segmentor checkpoint to smt_mm's layout.
+
+    The official detection (mmdet 2.x) and segmentation (mmseg 0.x) code saves
+    ``{'meta': {...}, 'state_dict': {...}, 'optimizer': {...}}`` with the backbone under
+    ``backbone.`` in the official key layout. The backbone keys go through
+    :func:`convert_official_smt` (``backbone.block3.1.attn.dw_conv.weight`` ->
+    ``backbone.stages.2.1.attn.local_conv.weight``, ...). The neck and head keys stay as they
+    are: mmdet 3.x and mmseg 1.x kept the parameter names of FPN, RPNHead, the (cascade) RoI
+    heads, FCNMaskHead, UPerHead and FCNHead, and their own model zoos serve the mmdet 2.x and
+    mmseg 0.x files unchanged. The class names of the old ``meta`` (``CLASSES``, ``PALETTE``)
+    are also written as mmengine's ``meta['dataset_meta']``. Anything else in the checkpoint
+    is kept. A checkpoint that is not in this format (smt_mm's own, another backbone's, a
+    converted one) is returned as it is, so converting twice changes nothing.
+
+    Args:
+        checkpoint (Mapping): The loaded checkpoint.
+
+    Returns:
+        tuple[dict, str | None]: The converted checkpoint (a new dict; tensors are shared)
+        and a one-line account of what was converted, or the checkpoint itself and None.
+    """
+    kind = official_model_kind(checkpoint)
+    if kind is None:
+        return dict(checkpoint), None
+    wrapper = next(w for w in ('state_dict', 'model', None) if w is None or w in checkpoint)
+    state_dict = _unwrap(checkpoint)
+    converted: OrderedDict[str, torch.Tensor] = OrderedDict()
+    renamed = dw_conv = 0
+    for key, value in state_dict.items():
+        if key.startswith(_BACKBONE_PREFIX):
+            new_key = _BACKBONE_PREFIX + _convert_key(key.removeprefix(_BACKBONE_PREFIX))
+            renamed += new_key != key
+            dw_conv += '.attn.dw_conv.' in key
+            key = new_key
+        converted[key] = value
+    result = dict(checkpoint) if wrapper else {}
+    result['state_dict' if wrapper is None else wrapper] = converted
+    notes = [
+        f'{renamed} backbone keys renamed ({dw_conv} of them attn.dw_conv -> attn.local_conv)',
+        f'{len(converted) - renamed} neck/head keys kept',
+    ]
+    meta = result.get('meta')
+    if isinstance(meta, Mapping) and 'CLASSES' in meta and 'dataset_meta' not in meta:
+        dataset_meta = {'classes': meta['CLASSES']}
+        if meta.get('PALETTE') is not None:
+            dataset_meta['palette'] = meta['PALETTE']
+        result['meta'] = dict(meta, dataset_meta=dataset_meta)
+        notes.append("meta CLASSES -> meta['dataset_meta']")
+    return result, f'converted an official SMT {kind} checkpoint: ' + ', '.join(notes)
