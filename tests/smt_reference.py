@@ -3,7 +3,10 @@
 It keeps the official checkpoint key layout (``patch_embed1.conv.{0,1,3}``, ``block{i}.{j}``,
 ``norm{i}``, ``head``) and spells every step out in token layout (B, N, C) with explicit loops,
 so that the optimised backbone in ``smt_mm`` can be checked against it after its state dict went
-through ``convert_official_smt``.
+through ``convert_official_smt``. ``RefSMT(dense=True)`` has the layout of the official detection
+and segmentation backbones instead: the MSA convolution is named ``attn.dw_conv`` and there is
+no classification head. :func:`to_official_layout` renames an smt_mm state dict into these
+layouts through the inverse of the converter, to build official-format checkpoints for tests.
 """
 
 import torch
@@ -89,12 +92,13 @@ class RefSAM(nn.Module):
 class RefMSA(nn.Module):
     """Global multi-head self-attention with a depthwise conv on v, explicit per-head loop."""
 
-    def __init__(self, dim, heads):
+    def __init__(self, dim, heads, conv_name='local_conv'):
         super().__init__()
         self.heads = heads
         self.q = nn.Linear(dim, dim)
         self.kv = nn.Linear(dim, 2 * dim)
-        self.local_conv = nn.Conv2d(dim, dim, 3, padding=1, groups=dim)
+        self.conv_name = conv_name
+        setattr(self, conv_name, nn.Conv2d(dim, dim, 3, padding=1, groups=dim))
         self.proj = nn.Linear(dim, dim)
 
     def forward(self, x, h, w):
@@ -108,15 +112,16 @@ class RefMSA(nn.Module):
             logits = q[..., sl] @ k[..., sl].transpose(1, 2) * head_dim**-0.5
             outs.append(logits.softmax(-1) @ v[..., sl])
         attn_out = torch.cat(outs, dim=-1)
-        local = image_to_tokens(self.local_conv(tokens_to_image(v, h, w)))
+        conv = getattr(self, self.conv_name)
+        local = image_to_tokens(conv(tokens_to_image(v, h, w)))
         return self.proj(attn_out + local)
 
 
 class RefBlock(nn.Module):
-    def __init__(self, dim, mlp_ratio, sam, sa_heads, layerscale):
+    def __init__(self, dim, mlp_ratio, sam, sa_heads, layerscale, conv_name='local_conv'):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, eps=1e-6)
-        self.attn = RefSAM(dim) if sam else RefMSA(dim, sa_heads)
+        self.attn = RefSAM(dim) if sam else RefMSA(dim, sa_heads, conv_name)
         self.norm2 = nn.LayerNorm(dim, eps=1e-6)
         self.mlp = RefMlp(dim, int(dim * mlp_ratio))
         self.layerscale = layerscale
@@ -132,10 +137,16 @@ class RefBlock(nn.Module):
 
 
 class RefSMT(nn.Module):
-    """Reference SMT; ``forward`` returns the four normed stage maps, ``logits`` the classes."""
+    """Reference SMT; ``forward`` returns the four normed stage maps, ``logits`` the classes.
 
-    def __init__(self, arch='tiny', layerscale=False, num_classes=1000, in_channels=3):
+    ``dense=True`` gives the layout of the official detection and segmentation backbones:
+    ``attn.dw_conv`` for the MSA convolution, no layer scale and no head.
+    """
+
+    def __init__(self, arch='tiny', layerscale=False, num_classes=1000, in_channels=3, dense=False):
         super().__init__()
+        assert not (dense and layerscale), 'the official dense backbones have no layer scale'
+        conv_name = 'dw_conv' if dense else 'local_conv'
         cfg = REFERENCE_ARCHS[arch]
         dims, k = cfg['dims'], cfg['head_conv']
         stem = nn.Module()
@@ -157,10 +168,13 @@ class RefSMT(nn.Module):
             blocks = []
             for j in range(cfg['depths'][i]):
                 sam = i < 2 or (i == 2 and j % 2 == 0)
-                blocks.append(RefBlock(dims[i], cfg['mlp_ratios'][i], sam, sa_heads[i], layerscale))
+                blocks.append(
+                    RefBlock(dims[i], cfg['mlp_ratios'][i], sam, sa_heads[i], layerscale, conv_name)
+                )
             setattr(self, f'block{i + 1}', nn.ModuleList(blocks))
             setattr(self, f'norm{i + 1}', nn.LayerNorm(dims[i], eps=1e-6))
-        self.head = nn.Linear(dims[3], num_classes)
+        if not dense:
+            self.head = nn.Linear(dims[3], num_classes)
 
     def forward(self, x):
         outs = []
@@ -200,3 +214,33 @@ def randomize_(model, generator=None):
             elif name.endswith('running_var'):
                 b.copy_(1.0 + 0.2 * torch.rand(b.shape, generator=gen))
     return model
+
+
+def to_official_layout(state_dict, arch, dense=True, prefix='backbone.'):
+    """Rename an smt_mm state dict into the official layout, keeping the other keys.
+
+    The map is the inverse of ``convert_official_smt`` on a reference model of ``arch``: each
+    official key is matched to the smt_mm key the converter gives it (by tensor identity), so
+    no key name is written by hand here.
+
+    Args:
+        state_dict (dict): smt_mm keys, the backbone's under ``prefix``.
+        arch (str): The SMT arch of the backbone.
+        dense (bool): The detection / segmentation layout (``attn.dw_conv``). Defaults to True.
+        prefix (str): Where the backbone keys are. Defaults to ``'backbone.'``.
+
+    Returns:
+        dict: The same tensors under official keys.
+    """
+    from smt_mm.models.utils import convert_official_smt
+
+    with torch.device('meta'):  # only the key layout is needed
+        official = RefSMT(arch, dense=dense).state_dict()
+    by_tensor = {id(v): k for k, v in official.items()}
+    inverse = {k: by_tensor[id(v)] for k, v in convert_official_smt(official).items()}
+    renamed = {}
+    for key, value in state_dict.items():
+        if key.startswith(prefix):
+            key = prefix + inverse[key[len(prefix) :]]
+        renamed[key] = value
+    return renamed

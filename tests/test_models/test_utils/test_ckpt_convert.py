@@ -3,10 +3,14 @@
 import pytest
 import torch
 from conftest import load_tool
-from smt_reference import RefSMT
+from smt_reference import RefSMT, randomize_, to_official_layout
 
 from smt_mm.models.backbones import SMT
-from smt_mm.models.utils import convert_official_smt
+from smt_mm.models.utils import (
+    convert_official_checkpoint,
+    convert_official_smt,
+    official_model_kind,
+)
 from smt_mm.utils import safe_torch_load
 
 
@@ -27,6 +31,7 @@ def test_key_mapping_examples():
         'patch_embed3.proj.weight': t,
         'block1.0.attn.local_conv_4.weight': t,
         'block3.11.attn.kv.bias': t,
+        'block3.1.attn.dw_conv.weight': t,
         'block2.3.mlp.dwconv.dwconv.weight': t,
         'block2.3.mlp.fc2.weight': t,
         'block4.1.gamma_2': t,
@@ -42,6 +47,7 @@ def test_key_mapping_examples():
         'patch_embeds.2.proj.weight',
         'stages.0.0.attn.local_convs.3.weight',
         'stages.2.11.attn.kv.bias',
+        'stages.2.1.attn.local_conv.weight',
         'stages.1.3.ffn.dwconv.weight',
         'stages.1.3.ffn.fc2.weight',
         'stages.3.1.gamma2',
@@ -114,3 +120,75 @@ def test_cli_writes_a_converted_file(tmp_path, official_tiny, keep_head):
         model.init_cfg['prefix'] = 'backbone.'
     model.init_weights()
     torch.testing.assert_close(model.norms[3].weight, official_tiny['norm4.weight'])
+
+
+def test_dense_reference_equals_smt_after_conversion():
+    """The official dense layout (attn.dw_conv, no head) computes what SMT computes."""
+    ref = randomize_(RefSMT('tiny', dense=True), torch.Generator().manual_seed(3)).eval()
+    assert 'head.weight' not in ref.state_dict()
+    assert 'block3.1.attn.dw_conv.weight' in ref.state_dict()
+    model = SMT('tiny').eval()
+    model.load_state_dict(convert_official_smt(ref.state_dict()), strict=True)
+    x = torch.randn(1, 3, 32, 48)
+    with torch.no_grad():
+        for expected, out in zip(ref(x), model(x), strict=True):
+            torch.testing.assert_close(out, expected, atol=1e-4, rtol=1e-4)
+
+
+def test_inverse_layout_round_trips():
+    ours = {'backbone.' + k: v for k, v in SMT('tiny').state_dict().items()}
+    ours['neck.conv.weight'] = torch.zeros(1)
+    official = to_official_layout(ours, 'tiny')
+    assert 'backbone.block3.1.attn.dw_conv.weight' in official
+    assert 'backbone.patch_embed1.conv.0.weight' in official
+    assert official['neck.conv.weight'] is ours['neck.conv.weight']
+    converted, note = convert_official_checkpoint({'state_dict': official})
+    assert list(converted['state_dict']) == list(ours)
+    assert note is not None and '(10 of them attn.dw_conv -> attn.local_conv)' in note
+
+
+def mmdet2_checkpoint(state_dict):
+    """The layout mmcv 1.x's runner saves for mmdet 2.x models."""
+    meta = dict(
+        mmdet_version='2.28.2',
+        CLASSES=('a', 'b'),
+        PALETTE=[(1, 2, 3), (4, 5, 6)],
+        epoch=36,
+        iter=1000,
+        config='model = dict(...)',
+    )
+    optimizer = dict(state={}, param_groups=[dict(lr=1e-4, weight_decay=0.05, params=[0, 1])])
+    return dict(meta=meta, state_dict=state_dict, optimizer=optimizer)
+
+
+def test_whole_official_detector_conversion_is_idempotent_and_keeps_the_rest():
+    ours = {'backbone.' + k: v for k, v in SMT('tiny').state_dict().items()}
+    ours['roi_head.bbox_head.fc_cls.weight'] = torch.zeros(3, 4)
+    checkpoint = mmdet2_checkpoint(to_official_layout(ours, 'tiny'))
+    assert official_model_kind(checkpoint) == 'detector'
+    once, note = convert_official_checkpoint(checkpoint)
+    assert note.startswith('converted an official SMT detector checkpoint')
+    assert dict(once['state_dict']) == ours
+    assert once['optimizer'] is checkpoint['optimizer']
+    assert once['meta']['dataset_meta'] == {
+        'classes': ('a', 'b'),
+        'palette': [(1, 2, 3), (4, 5, 6)],
+    }
+    assert once['meta']['CLASSES'] == ('a', 'b')  # mmdet's init_detector still reads it
+    twice, second_note = convert_official_checkpoint(once)
+    assert second_note is None and twice['state_dict'] is once['state_dict']
+    bare, _ = convert_official_checkpoint(checkpoint['state_dict'])
+    assert list(bare['state_dict']) == list(ours)
+
+
+def test_segmentor_and_other_models_are_told_apart():
+    ours = {'backbone.' + k: v for k, v in SMT('tiny').state_dict().items()}
+    official = to_official_layout(ours, 'tiny')
+    assert official_model_kind(dict(official, **{'decode_head.conv_seg.weight': 1})) == 'segmentor'
+    assert official_model_kind({'meta': {'mmseg_version': '0.30.0'}, 'state_dict': official}) == (
+        'segmentor'
+    )
+    assert official_model_kind(official) == 'model'
+    assert official_model_kind(ours) is None
+    swin_like = {'backbone.stages.0.blocks.0.attn.w_msa.qkv.weight': torch.zeros(1)}
+    assert convert_official_checkpoint(swin_like) == (swin_like, None)
