@@ -238,9 +238,7 @@ def to_official_layout(state_dict, arch, dense=True, prefix='backbone.'):
         official = RefSMT(arch, dense=dense).state_dict()
     by_tensor = {id(v): k for k, v in official.items()}
     inverse = {k: by_tensor[id(v)] for k, v in convert_official_smt(official).items()}
-    renamed = {}
-    for key, value in state_dict.items():
-        if key.startswith(prefix):
-            key = prefix + inverse[key[len(prefix) :]]
-        renamed[key] = value
-    return renamed
+    return {
+        prefix + inverse[key[len(prefix) :]] if key.startswith(prefix) else key: value
+        for key, value in state_dict.items()
+    }

@@ -201,12 +201,12 @@ def convert_official_checkpoint(checkpoint: Mapping) -> tuple[dict, str | None]:
     converted: OrderedDict[str, torch.Tensor] = OrderedDict()
     renamed = dw_conv = 0
     for key, value in state_dict.items():
+        new_key = key
         if key.startswith(_BACKBONE_PREFIX):
             new_key = _BACKBONE_PREFIX + _convert_key(key.removeprefix(_BACKBONE_PREFIX))
             renamed += new_key != key
             dw_conv += '.attn.dw_conv.' in key
-            key = new_key
-        converted[key] = value
+        converted[new_key] = value
     result = dict(checkpoint) if wrapper else {}
     result['state_dict' if wrapper is None else wrapper] = converted
     notes = [
