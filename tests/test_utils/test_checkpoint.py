@@ -1,5 +1,6 @@
 """Safe checkpoint loading: mmengine runs resume on torch >= 2.6, foreign pickles are refused."""
 
+import os
 import os.path as osp
 import pickle
 
@@ -9,7 +10,12 @@ from mmengine.model import BaseModel
 from mmengine.runner import Runner, load_checkpoint
 from torch import nn
 
-from smt_mm.utils import UnsafeCheckpointError, safe_torch_load, trust_checkpoint
+from smt_mm.utils import (
+    InvalidCheckpointError,
+    UnsafeCheckpointError,
+    safe_torch_load,
+    trust_checkpoint,
+)
 from smt_mm.utils.checkpoint import TRUST_ENV
 
 EXECUTED: list[str] = []
@@ -133,3 +139,85 @@ def test_trusted_file_opt_in_is_per_file(tmp_path, monkeypatch):
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match='nowhere.pth'):
         safe_torch_load(str(tmp_path / 'nowhere.pth'))
+
+
+class SystemCall:
+    """Pickles as ``os.system(...)``: torch 2.14 refuses it with another wording."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f'touch {self.marker}',)
+
+
+def test_blocked_module_global_is_named(tmp_path, monkeypatch):
+    monkeypatch.delenv(TRUST_ENV, raising=False)
+    marker = tmp_path / 'ran'
+    path = str(tmp_path / 'attack.pth')
+    torch.save({'state_dict': {}, 'extra': SystemCall(marker)}, path)
+    with pytest.raises(UnsafeCheckpointError) as err:
+        safe_torch_load(path)
+    message = str(err.value)
+    assert path in message and 'system' in message.split('contains ')[1].split(',')[0]
+    assert TRUST_ENV in message
+    assert not marker.exists()
+
+
+def write(path, data):
+    with open(path, 'wb') as f:
+        f.write(data)
+    return str(path)
+
+
+def saved_bytes(tmp_path, legacy=False):
+    path = tmp_path / 'whole.pth'
+    torch.save(
+        {'state_dict': {'w': torch.arange(64.0)}}, path, _use_new_zipfile_serialization=not legacy
+    )
+    return path.read_bytes()
+
+
+BAD_FILES = {
+    'empty': (lambda tmp: b'', 'empty', ['0 bytes', 'download it again']),
+    'html': (
+        lambda tmp: b'<!DOCTYPE html>\n<html><body>404 Not Found</body></html>',
+        'html',
+        ['web page', 'failed download', 'download it again'],
+    ),
+    'lfs': (
+        lambda tmp: b'version https://git-lfs.github.com/spec/v1\noid sha256:0123\nsize 99\n',
+        'lfs-pointer',
+        ['Git LFS pointer', 'git lfs pull'],
+    ),
+    'random': (lambda tmp: bytes(range(7, 207)), 'not-a-checkpoint', ['not a PyTorch checkpoint']),
+    'safetensors': (
+        lambda tmp: (14).to_bytes(8, 'little') + b'{"__metadata__":{}}',
+        'safetensors',
+        ['safetensors.torch.load_file'],
+    ),
+    'truncated': (
+        lambda tmp: saved_bytes(tmp)[:300],
+        'damaged',
+        ['truncated or corrupted', 'earlier checkpoint'],
+    ),
+    'truncated-legacy': (
+        lambda tmp: saved_bytes(tmp, legacy=True)[:100],
+        'damaged',
+        ['truncated or corrupted', 'EOFError'],
+    ),
+}
+
+
+@pytest.mark.parametrize('name', list(BAD_FILES))
+def test_non_checkpoints_are_named_with_the_fix(tmp_path, name):
+    make, kind, phrases = BAD_FILES[name]
+    path = write(tmp_path / f'{name}.pth', make(tmp_path))
+    for load in (safe_torch_load, lambda p: load_checkpoint(ToyModel(), p)):
+        with pytest.raises(InvalidCheckpointError) as err:
+            load(path)
+        assert err.value.kind == kind and err.value.path == path
+        message = str(err.value)
+        assert path in message and 'trust' not in message.lower()
+        for phrase in phrases:
+            assert phrase in message

@@ -8,6 +8,7 @@ after the conversion that loading applies. ``tools/analysis/check_checkpoint.py`
 
 import os.path as osp
 import pickle
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -145,8 +146,13 @@ def _toolbox(keys: list[str], meta: Mapping) -> str:
     return ''
 
 
+#: The top-level modules of the SMT backbone, official and smt_mm, outside whole models.
+_BACKBONE_MODULES = re.compile(r'^(backbone|patch_embeds?\d*|stages|block\d|norms?\d*)$')
+
+
 def _heads(keys: list[str]) -> str:
-    heads = sorted({k.split('.')[0] for k in keys if not k.startswith('backbone.')})
+    heads = sorted({k.split('.')[0] for k in keys} - {'backbone'})
+    heads = [h for h in heads if not _BACKBONE_MODULES.match(h)]
     return ', '.join(heads) if heads else 'none (backbone only)'
 
 
@@ -172,7 +178,7 @@ def _load(path: str) -> CheckpointReport | dict:
     except InvalidCheckpointError as err:
         return CheckpointReport(path, err.kind, str(err).split(': it ', 1)[-1])
     except UnsafeCheckpointError as err:
-        return CheckpointReport(path, 'unsafe', f'refused: {err}')
+        return CheckpointReport(path, 'unsafe', f'unsafe, not loaded: {err}')
     except (pickle.UnpicklingError, OSError, RuntimeError) as err:
         return CheckpointReport(path, 'damaged', f'cannot be read: {type(err).__name__}: {err}')
     if not isinstance(checkpoint, Mapping) or not checkpoint:
@@ -251,7 +257,8 @@ def inspect_checkpoint(path: str) -> CheckpointReport:
         details['layer scale'] = 'yes' if any('.gamma1' in k for k in backbone) else 'no'
     if 'dw_conv' in ' '.join(original_keys):
         details['MSA conv'] = 'attn.dw_conv (official dense naming) -> attn.local_conv'
-    details['heads'] = _heads(keys) + _num_classes(state_dict)
+    if kind != 'other-state-dict':
+        details['heads'] = _heads(keys) + _num_classes(state_dict)
     details['EMA'] = _ema(checkpoint, keys)
     details['optimizer state'] = _training_state(checkpoint)
     return CheckpointReport(path, kind, verdict, details, checkpoint)
