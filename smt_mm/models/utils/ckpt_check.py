@@ -15,7 +15,12 @@ from dataclasses import dataclass, field
 import torch
 
 from ...utils.checkpoint import InvalidCheckpointError, UnsafeCheckpointError, safe_torch_load
-from .ckpt_convert import convert_official_checkpoint, convert_official_smt, official_model_kind
+from .ckpt_convert import (
+    convert_official_checkpoint,
+    convert_official_smt,
+    official_model_kind,
+    unwrap_state_dict,
+)
 
 #: Top-level keys of the heads of whole mmdet / mmseg / mmpretrain models.
 _DET_HEADS = ('rpn_head.', 'roi_head.', 'bbox_head.', 'query_head.', 'decoder.')
@@ -57,13 +62,6 @@ class CheckpointReport:
         lines = [f'{self.path}: {self.verdict}']
         lines += [f'  {name}: {value}' for name, value in self.details.items()]
         return '\n'.join(lines)
-
-
-def _state_dict(checkpoint: Mapping) -> Mapping:
-    for wrapper in ('state_dict', 'model', 'module'):
-        if isinstance(checkpoint.get(wrapper), Mapping):
-            return checkpoint[wrapper]
-    return checkpoint
 
 
 def _is_smt_backbone(keys: list[str], prefix: str = '') -> bool:
@@ -205,22 +203,25 @@ def inspect_checkpoint(path: str) -> CheckpointReport:
         return loaded
     checkpoint = loaded
     details: dict[str, str] = {}
-    original_keys = [str(k) for k in _state_dict(checkpoint)]
+    original_keys = [str(k) for k in unwrap_state_dict(checkpoint)]
     meta = checkpoint.get('meta') if isinstance(checkpoint.get('meta'), Mapping) else {}
     official_kind = official_model_kind(checkpoint)
     if official_kind is not None:
         checkpoint, note = convert_official_checkpoint(checkpoint)
         details['conversion'] = str(note)
-    state_dict = _state_dict(checkpoint)
+    state_dict = unwrap_state_dict(checkpoint)
     keys = [str(k) for k in state_dict]
     toolbox = _toolbox(keys, meta)
     backbone: Mapping[str, torch.Tensor] | None = None
     if official_kind is not None:
         task = {'detector': 'detection', 'segmentor': 'segmentation'}.get(official_kind, 'model')
         kind = f'official-{task}'
+        saved_by = ' '.join(
+            f'{t} {meta[f"{t}_version"]}' for t in (toolbox,) if f'{t}_version' in meta
+        )
         verdict = (
-            f'official SMT {task} checkpoint (github AFeng-x/SMT, {toolbox or "OpenMMLab"} '
-            'of the 2.x/0.x generation); converted to smt_mm keys when loaded'
+            f'official SMT {task} checkpoint (github AFeng-x/SMT, saved by '
+            f'{saved_by or "mmdet 2.x / mmseg 0.x"}); converted to smt_mm keys when loaded'
         )
     elif _is_official_backbone(keys):
         backbone = convert_official_smt(state_dict)
@@ -309,7 +310,9 @@ def compare_with_model(report: CheckpointReport, model: torch.nn.Module) -> dict
     """
     if report.checkpoint is None:
         raise ValueError(f'{report.path} is not a checkpoint: {report.verdict}')
-    state_dict = {k.removeprefix('module.'): v for k, v in _state_dict(report.checkpoint).items()}
+    state_dict = {
+        k.removeprefix('module.'): v for k, v in unwrap_state_dict(report.checkpoint).items()
+    }
     target, expected = 'the whole model (load_from)', model.state_dict()
     if report.kind in ('official-classification', 'official-backbone', 'smt_mm-backbone'):
         if report.kind == 'official-classification' and hasattr(model, 'head'):

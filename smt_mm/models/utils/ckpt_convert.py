@@ -68,7 +68,8 @@ def _convert_key(key: str) -> str:
     return key
 
 
-def _unwrap(checkpoint: Mapping) -> Mapping:
+def unwrap_state_dict(checkpoint: Mapping) -> Mapping:
+    """The state dict under ``'state_dict'`` (mmengine, mmcv), ``'model'`` or at the top."""
     for wrapper in ('state_dict', 'model'):
         if isinstance(checkpoint.get(wrapper), Mapping):
             return checkpoint[wrapper]
@@ -110,7 +111,7 @@ def convert_official_smt(
     Raises:
         ValueError: If the dict is neither an official nor a converted SMT state dict.
     """
-    state_dict = _unwrap(state_dict)
+    state_dict = unwrap_state_dict(state_dict)
     keys = list(state_dict)
     if keys and all(k.startswith('module.') for k in keys):
         state_dict = {k.removeprefix('module.'): v for k, v in state_dict.items()}
@@ -160,7 +161,7 @@ def official_model_kind(checkpoint: Mapping) -> str | None:
         mmseg 0.x code), ``'model'`` (``backbone.*`` official keys beside other heads) or None
         when the backbone keys are not in the official layout.
     """
-    state_dict = _unwrap(checkpoint)
+    state_dict = unwrap_state_dict(checkpoint)
     if not any(str(k).startswith(_OFFICIAL_MODEL_PREFIXES) for k in state_dict):
         return None
     meta = checkpoint.get('meta') if isinstance(checkpoint.get('meta'), Mapping) else {}
@@ -197,7 +198,7 @@ def convert_official_checkpoint(checkpoint: Mapping) -> tuple[dict, str | None]:
     if kind is None:
         return dict(checkpoint), None
     wrapper = next(w for w in ('state_dict', 'model', None) if w is None or w in checkpoint)
-    state_dict = _unwrap(checkpoint)
+    state_dict = unwrap_state_dict(checkpoint)
     converted: OrderedDict[str, torch.Tensor] = OrderedDict()
     renamed = dw_conv = 0
     for key, value in state_dict.items():

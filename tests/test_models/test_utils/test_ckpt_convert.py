@@ -192,3 +192,24 @@ def test_segmentor_and_other_models_are_told_apart():
     assert official_model_kind(ours) is None
     swin_like = {'backbone.stages.0.blocks.0.attn.w_msa.qkv.weight': torch.zeros(1)}
     assert convert_official_checkpoint(swin_like) == (swin_like, None)
+
+
+def test_cli_converts_a_whole_official_detector_and_prints_the_mapping(tmp_path, capsys):
+    ours = {'backbone.' + k: v for k, v in SMT('tiny').state_dict().items()}
+    ours['roi_head.bbox_head.fc_cls.weight'] = torch.zeros(3, 4)
+    src, dst = tmp_path / 'mask_rcnn_official.pth', tmp_path / 'mask_rcnn_smt_mm.pth'
+    torch.save(mmdet2_checkpoint(to_official_layout(ours, 'tiny')), src)
+    tool = load_tool('tools/model_converters/smt_to_mm.py')
+    tool.main([str(src), str(dst), '--list'])
+    out = capsys.readouterr().out
+    assert 'converted an official SMT detector checkpoint' in out
+    assert (
+        'backbone.block3.1.attn.dw_conv.weight -> backbone.stages.2.1.attn.local_conv.weight' in out
+    )
+    assert 'backbone.patch_embed1.conv.0.weight -> backbone.patch_embeds.0.conv1.weight' in out
+    written = safe_torch_load(str(dst))
+    assert set(written) == {'meta', 'state_dict'}
+    assert list(written['state_dict']) == list(ours)
+    assert written['meta']['dataset_meta']['classes'] == ('a', 'b')
+    tool.main([str(dst), str(tmp_path / 'again.pth')])  # an already converted file: unchanged
+    assert 'no key renamed' in capsys.readouterr().out
