@@ -11,11 +11,13 @@ import pickle
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
 import torch
 
 from ...utils.checkpoint import InvalidCheckpointError, UnsafeCheckpointError, safe_torch_load
 from .ckpt_convert import (
+    checkpoint_meta,
     convert_official_checkpoint,
     convert_official_smt,
     official_model_kind,
@@ -124,7 +126,7 @@ def _ema(checkpoint: Mapping, keys: list[str]) -> str:
 def _training_state(checkpoint: Mapping) -> str:
     if 'optimizer' not in checkpoint:
         return 'no (weights only)'
-    meta = checkpoint.get('meta') if isinstance(checkpoint.get('meta'), Mapping) else {}
+    meta = checkpoint_meta(checkpoint)
     where = ', '.join(f'{k} {meta[k]}' for k in ('epoch', 'iter') if k in meta)
     if 'epoch' in checkpoint and not where:
         where = f'epoch {checkpoint["epoch"]}'
@@ -204,7 +206,7 @@ def inspect_checkpoint(path: str) -> CheckpointReport:
     checkpoint = loaded
     details: dict[str, str] = {}
     original_keys = [str(k) for k in unwrap_state_dict(checkpoint)]
-    meta = checkpoint.get('meta') if isinstance(checkpoint.get('meta'), Mapping) else {}
+    meta = checkpoint_meta(checkpoint)
     official_kind = official_model_kind(checkpoint)
     if official_kind is not None:
         checkpoint, note = convert_official_checkpoint(checkpoint)
@@ -319,7 +321,7 @@ def compare_with_model(report: CheckpointReport, model: torch.nn.Module) -> dict
             state_dict = convert_official_smt(state_dict, keep_head=True)
         elif hasattr(model, 'backbone'):
             target = 'model.backbone (init_cfg Pretrained)'
-            expected = model.backbone.state_dict()
+            expected = cast(torch.nn.Module, model.backbone).state_dict()
             state_dict = convert_official_smt(state_dict)
         else:
             state_dict = convert_official_smt(state_dict)

@@ -149,6 +149,12 @@ def convert_official_smt(
 _OFFICIAL_MODEL_PREFIXES = tuple(_BACKBONE_PREFIX + p for p in _OFFICIAL_PREFIXES)
 
 
+def checkpoint_meta(checkpoint: Mapping) -> Mapping:
+    """The ``meta`` dict of a checkpoint; empty when it has none."""
+    meta = checkpoint.get('meta')
+    return meta if isinstance(meta, Mapping) else {}
+
+
 def official_model_kind(checkpoint: Mapping) -> str | None:
     """Say which official whole-model format a checkpoint is in, if any.
 
@@ -164,7 +170,7 @@ def official_model_kind(checkpoint: Mapping) -> str | None:
     state_dict = unwrap_state_dict(checkpoint)
     if not any(str(k).startswith(_OFFICIAL_MODEL_PREFIXES) for k in state_dict):
         return None
-    meta = checkpoint.get('meta') if isinstance(checkpoint.get('meta'), Mapping) else {}
+    meta = checkpoint_meta(checkpoint)
     if 'mmdet_version' in meta or any(str(k).startswith('roi_head.') for k in state_dict):
         return 'detector'
     if 'mmseg_version' in meta or any(str(k).startswith('decode_head.') for k in state_dict):
