@@ -20,6 +20,7 @@ from mmengine.runner.checkpoint import _load_checkpoint_to_model
 from smt_reference import to_official_layout
 
 from smt_mm.apis.demo import toy_data_options
+from smt_mm.models.backbones import SMT
 from smt_mm.models.utils import convert_official_checkpoint
 from smt_mm.models.utils.ckpt_check import build_config_model
 from smt_mm.toydata import generate_ade20k, generate_coco
@@ -178,3 +179,12 @@ def test_tools_test_evaluates_an_official_checkpoint(
         assert sum(len(p['bboxes']) for p in our_preds) > 0
     else:
         assert len(set(our_preds.values())) == 2
+
+
+def test_backbone_of_an_official_detector_through_init_cfg(toy_models):
+    """``init_cfg=dict(type='Pretrained', checkpoint=official_detector, prefix='backbone.')``."""
+    _, source, official, _ = toy_models['det']
+    init_cfg = dict(type='Pretrained', checkpoint=official, prefix='backbone.')
+    backbone = SMT('tiny', init_cfg=init_cfg)
+    backbone.init_weights()
+    assert_same_weights(backbone, source.backbone)
