@@ -5,14 +5,11 @@ import os
 import os.path as osp
 from collections.abc import Sequence
 
-import matplotlib
-
-matplotlib.use('Agg')  # files only, no display  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.colors import LogNorm  # noqa: E402
-from mmengine.visualization import Visualizer  # noqa: E402
+import numpy as np
+import torch
+from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure  # no pyplot: no backend or global figure state is touched
+from mmengine.visualization import Visualizer
 
 
 def crop_to_image(
@@ -33,10 +30,9 @@ def crop_to_image(
     return feature[:rows, :cols]
 
 
-def _save(fig: plt.Figure, out_file: str) -> str:
+def _save(fig: Figure, out_file: str) -> str:
     os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
     fig.savefig(out_file, dpi=fig.dpi, bbox_inches='tight')
-    plt.close(fig)
     return out_file
 
 
@@ -64,10 +60,8 @@ def draw_map_grid(
         str: ``out_file``.
     """
     columns = 1 + max(len(m) for m in maps)
-    fig, axes = plt.subplots(
-        len(images), columns, figsize=(columns * panel_inches, len(images) * panel_inches * 1.15),
-        squeeze=False, dpi=100,
-    )  # fmt: skip
+    fig = Figure(figsize=(columns * panel_inches, len(images) * panel_inches * 1.15), dpi=100)
+    axes = fig.subplots(len(images), columns, squeeze=False)
     for row, (image, labelled) in enumerate(zip(images, maps, strict=True)):
         panels = [(titles[row] if titles else 'image', image)]
         for label, feature in labelled.items():
@@ -78,9 +72,9 @@ def draw_map_grid(
             ax.set_title(
                 label.replace(' head', '\nhead').replace(' attention', '\nattention'), fontsize=7
             )
-            marked = label == panels[0][0] or 'attention' in label
-            if points and points[row] is not None and marked:
-                ax.plot(points[row][1], points[row][0], 'w+', markersize=8, markeredgewidth=2)
+            point = points[row] if points else None
+            if point is not None and (label == panels[0][0] or 'attention' in label):
+                ax.plot(point[1], point[0], 'w+', markersize=8, markeredgewidth=2)
         for ax in axes[row]:
             ax.axis('off')
     fig.tight_layout(pad=0.3)
@@ -106,10 +100,8 @@ def draw_erf_grid(
         str: ``out_file``.
     """
     columns = max(len(maps) for maps in erfs.values())
-    fig, axes = plt.subplots(
-        len(erfs), columns, figsize=(columns * panel_inches, len(erfs) * panel_inches * 1.2),
-        squeeze=False, dpi=100,
-    )  # fmt: skip
+    fig = Figure(figsize=(columns * panel_inches, len(erfs) * panel_inches * 1.2), dpi=100)
+    axes = fig.subplots(len(erfs), columns, squeeze=False)
     for row, (label, maps) in enumerate(erfs.items()):
         for stage, erf in enumerate(maps):
             ax = axes[row][stage]

@@ -3,6 +3,7 @@
 import os
 import os.path as osp
 from collections.abc import Sequence
+from typing import cast
 
 import mmcv
 import numpy as np
@@ -102,5 +103,6 @@ def prepare_image(
         image = mmcv.imresize(image, (size[1], size[0]))
     inputs = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
     with torch.no_grad():
-        batch = model.data_preprocessor({'inputs': [inputs]}, False)['inputs']
+        preprocessor = cast(nn.Module, model.data_preprocessor)
+        batch = preprocessor({'inputs': [inputs]}, False)['inputs']
     return image[..., ::-1].copy(), batch

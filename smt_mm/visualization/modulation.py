@@ -21,7 +21,7 @@ names (``backbone.stages[I][J]``); ``J`` may be negative. Maps are ``(B, h, w)``
 
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -47,11 +47,15 @@ def find_smt(model: nn.Module) -> SMT:
     return backbone
 
 
+def _stages(backbone: SMT) -> list[list[Any]]:
+    return [list(cast(nn.ModuleList, stage)) for stage in backbone.stages]
+
+
 def blocks_of(backbone: SMT, mixer: type) -> list[str]:
     """The names ``'I.J'`` of every block whose token mixer is a ``mixer`` instance."""
     return [
         f'{i}.{j}'
-        for i, stage in enumerate(backbone.stages)
+        for i, stage in enumerate(_stages(backbone))
         for j, block in enumerate(stage)
         if isinstance(block.attn, mixer)
     ]
@@ -78,20 +82,19 @@ def resolve_block(backbone: SMT, name: str, mixer: type) -> tuple[str, nn.Module
         ValueError: If the name is malformed, out of range, or the block has another mixer;
             the message lists the valid names.
     """
-    valid = blocks_of(backbone, mixer)
-    kind = 'SAM' if mixer is ScaleAwareModulation else 'MSA'
+    stages = _stages(backbone)
     try:
         i, j = (int(part) for part in name.split('.'))
-        block = backbone.stages[i][j]
-        canonical = f'{i}.{j % len(backbone.stages[i])}'
+        block = stages[i][j]
     except (ValueError, IndexError):
-        block = canonical = None
+        block = None
     if block is None or not isinstance(block.attn, mixer):
+        kind = 'SAM' if mixer is ScaleAwareModulation else 'MSA'
         raise ValueError(
             f'{name!r} is not a {kind} block of this SMT; blocks are named STAGE.BLOCK counting '
-            f'from 0, the {kind} blocks are: {" ".join(valid)}'
+            f'from 0, the {kind} blocks are: {" ".join(blocks_of(backbone, mixer))}'
         )
-    return canonical, block.attn
+    return f'{i}.{j % len(stages[i])}', cast(nn.Module, block.attn)
 
 
 def _replay_plain(sam: ScaleAwareModulation, x: Tensor) -> tuple[Tensor, list[Tensor]]:
@@ -214,7 +217,7 @@ class ModulationRecorder:
                 self.maps[f'block {name} modulator'] = s.mean(1).float().cpu()
             if heads:
                 for k, response in enumerate(per_head):
-                    size = sam.local_convs[k].kernel_size[0]
+                    size = cast(nn.Conv2d, sam.local_convs[k]).kernel_size[0]
                     label = f'block {name} head {k} ({size}x{size})'
                     self.maps[label] = response.abs().mean(1).float().cpu()
 
@@ -289,9 +292,9 @@ def draw_modulation(
         recorder = ModulationRecorder(model, query=fractions, **recorder_options)
         with recorder, torch.no_grad():
             find_smt(model)(inputs)
-        input_size = tuple(inputs.shape[2:])
+        input_size = (inputs.shape[2], inputs.shape[3])
         # modulators, then heads, then attention; blocks in the order they run
-        labels = sorted(recorder.maps, key=lambda k: (' head ' in k, 'attention' in k))
+        labels = sorted(recorder.maps, key=lambda k: ('attention' in k, ' head ' in k))
         maps.append(
             {k: crop_to_image(recorder.maps[k][0], (height, width), input_size) for k in labels}
         )
