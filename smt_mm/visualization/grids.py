@@ -85,7 +85,7 @@ def draw_erf_grid(
     erfs: dict[str, Sequence[np.ndarray]],
     areas: dict[str, Sequence[dict]],
     out_file: str,
-    panel_inches: float = 2.0,
+    panel_inches: float = 2.4,
 ) -> str:
     """One row per model, one panel per stage output (counted from 0): the ERF, log scale, areas.
 
@@ -94,7 +94,7 @@ def draw_erf_grid(
         areas (dict[str, Sequence[dict]]): Per model label and stage, the
             :func:`~smt_mm.visualization.receptive_field.contribution_areas` result.
         out_file (str): The PNG to write (its folder is created).
-        panel_inches (float): Size of one panel. Defaults to 2.0.
+        panel_inches (float): Size of one panel. Defaults to 2.4.
 
     Returns:
         str: ``out_file``.
@@ -108,9 +108,9 @@ def draw_erf_grid(
             peak = erf.max()
             # log scale over three decades below the peak, as ERF pictures are usually shown
             ax.imshow(np.maximum(erf, peak * 1e-3), cmap='viridis', norm=LogNorm(peak * 1e-3, peak))
-            shares = ' / '.join(areas[label][stage])
+            shares = '/'.join(share.rstrip('%') for share in areas[label][stage])
             ratios = ' / '.join(f'{100 * a["ratio"]:.2g}' for a in areas[label][stage].values())
-            ax.set_title(f'{label} stage {stage}\n{shares} in {ratios} % of area', fontsize=7)
+            ax.set_title(f'{label} stage {stage}\n{shares}%: {ratios} % of area', fontsize=7)
         for ax in axes[row]:
             ax.axis('off')
     fig.tight_layout(pad=0.3)

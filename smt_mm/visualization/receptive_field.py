@@ -3,10 +3,11 @@
 The ERF of a stage is the gradient of its central output pixel with respect to the input
 image, as in the large-kernel ConvNet literature (Luo et al. 2016; RepLKNet, Ding et al. 2022):
 the objective is the sum over channels of the ReLU of the output vector at the centre of the
-stage's map (a plain channel sum of a LayerNorm output is constant), and the contribution of
-each input pixel is the absolute gradient summed over its colour channels, summed over the
-images. :func:`contribution_areas` turns a map into numbers: the fewest input pixels that hold
-a given share (e.g. 20 / 50 / 90 %) of the total contribution.
+stage's map (a plain channel sum of a LayerNorm output is constant), the contribution of each
+input pixel is the absolute gradient summed over its colour channels, and the maps of the
+images, each scaled to sum 1, are added up. :func:`contribution_areas` turns a map into
+numbers: the fewest input pixels that hold a given share (e.g. 20 / 50 / 90 %) of the total
+contribution.
 """
 
 from collections.abc import Iterable, Iterator, Sequence
@@ -44,7 +45,9 @@ def effective_receptive_field(backbone: nn.Module, batches: Iterable[Tensor]) ->
         batches (Iterable[Tensor]): Preprocessed image batches, all of one size ``(H, W)``.
 
     Returns:
-        list[np.ndarray]: One float64 ``(H, W)`` contribution map per stage output.
+        list[np.ndarray]: One float64 ``(H, W)`` contribution map per stage output: the sum of
+        the images' maps, each scaled to sum 1 (an image whose output does not depend on the
+        input adds nothing).
 
     Raises:
         ValueError: If no batch is given, sizes differ, or the outputs are not NCHW maps.
@@ -68,7 +71,11 @@ def effective_receptive_field(backbone: nn.Module, batches: Iterable[Tensor]) ->
                     (grad,) = torch.autograd.grad(
                         centre.relu().sum(), inputs, retain_graph=k < len(outputs) - 1
                     )
-                    contribution = grad.abs().sum((0, 1)).double().cpu().numpy()
+                    per_image = grad.abs().sum(1).double()
+                    # every image weighs the same: one image with a large gradient (e.g. an
+                    # attention peak on one object) must not make the ERF its own
+                    totals = per_image.sum((1, 2), keepdim=True)
+                    contribution = (per_image / totals.clamp_min(1e-30)).sum(0).cpu().numpy()
                     if len(sums) <= k:
                         sums.append(contribution)
                     else:

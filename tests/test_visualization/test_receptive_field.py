@@ -29,17 +29,18 @@ class UnitConvs(nn.Module):
 
 
 def test_erf_of_unit_convolutions_is_known():
-    batches = [torch.rand(2, 3, 11, 13) + 0.1 for _ in range(2)]  # positive: the ReLU passes
+    # positive: the ReLU passes; the images' scales differ, their weights in the ERF do not
+    batches = [torch.rand(2, 3, 11, 13) * scale + 0.1 for scale in (1, 100)]
     one, two = effective_receptive_field(UnitConvs(), batches)
-    # one 3 x 3 conv: every pixel of the 3 x 3 window around the centre (5, 6) counts 3 (channels)
-    # per image, for 4 images
+    # one 3 x 3 conv: the 9 pixels of the window around the centre (5, 6) count the same; each
+    # of the 4 images adds a map that sums to 1
     expected = np.zeros((11, 13))
-    expected[4:7, 5:8] = 4 * 3
+    expected[4:7, 5:8] = 4 / 9
     np.testing.assert_allclose(one, expected)
     # two: the window's autocorrelation, a 5 x 5 tent outer([1, 2, 3, 2, 1]) (sum 81)
     tent = np.array([1, 2, 3, 2, 1.0])
     expected = np.zeros((11, 13))
-    expected[3:8, 4:9] = 12 * np.outer(tent, tent)
+    expected[3:8, 4:9] = 4 * np.outer(tent, tent) / 81
     np.testing.assert_allclose(two, expected)
     # 9 equal pixels: 20 % of the total needs ceil(1.8) = 2, 50 % 5, 90 % 9 pixels
     assert {k: v['pixels'] for k, v in contribution_areas(one, (0.2, 0.5, 0.9, 1.0)).items()} == {
@@ -76,6 +77,8 @@ def test_erf_needs_stage_maps_and_images():
         effective_receptive_field(pooled, [torch.rand(1, 3, 32, 32)])
     with pytest.raises(ValueError, match='no images'):
         effective_receptive_field(UnitConvs(), [])
+    with pytest.raises(ValueError, match='the contribution map is zero'):
+        contribution_areas(effective_receptive_field(UnitConvs(), [-torch.rand(1, 3, 8, 8)])[0])
     with pytest.raises(ValueError, match=r'one size, got \(8, 8\) and \(9, 9\)'):
         effective_receptive_field(UnitConvs(), [torch.rand(1, 3, 8, 8), torch.rand(1, 3, 9, 9)])
 
