@@ -179,6 +179,14 @@ def build_runner(cfg: Config) -> Runner:
     return Runner.from_cfg(cfg)
 
 
+def _add_hook(cfg: Config, hook_type: str) -> None:
+    """Add ``dict(type=hook_type)`` to the config's ``custom_hooks`` unless it is there."""
+    hooks = list(cfg.get('custom_hooks') or [])
+    if not any(isinstance(hook, dict) and hook.get('type') == hook_type for hook in hooks):
+        hooks.append(ConfigDict(type=hook_type))
+    cfg.custom_hooks = hooks
+
+
 def _checked_runner(cfg: Config, mode: str) -> Runner:
     """Check the config's paths for ``mode``, adapt it to the device and build its runner."""
     check_config_paths(cfg, mode)
@@ -274,9 +282,7 @@ def train_model(cfg: Config) -> Runner:
         RunError: If the work dir is locked by another run, the loss becomes NaN or infinite,
             or a label map holds values outside the classes.
     """
-    hooks = cfg.setdefault('custom_hooks', [])
-    if not any(hook.get('type') == 'TrainDataCheckHook' for hook in hooks):
-        hooks.append(ConfigDict(type='TrainDataCheckHook'))
+    _add_hook(cfg, 'TrainDataCheckHook')
     runner = _checked_runner(cfg, 'train')
     runner.train()
     return runner
@@ -308,23 +314,31 @@ def write_eval_json(path: str, record: dict) -> str:
     return path
 
 
-def _test_set_name(runner: Runner) -> str:
-    dataset = runner.test_dataloader.dataset
-    return getattr(dataset, 'ann_file', '') or getattr(dataset, 'data_root', '')
+def _test_set_name(cfg: Config) -> str:
+    dataset = cfg.test_dataloader.get('dataset', {})
+    root, ann_file = dataset.get('data_root') or '', dataset.get('ann_file') or ''
+    return osp.join(root, ann_file) if ann_file else root
 
 
-def _check_test_set(runner: Runner) -> None:
+def _check_test_set(runner: Runner, cfg: Config) -> None:
     """Fail before testing when the test set is empty (builds the test loop)."""
-    if len(runner.test_dataloader.dataset) == 0:
-        raise RunError(
-            f'the test set is empty ({_test_set_name(runner)}): nothing to evaluate. Check '
-            'test_dataloader.dataset (data_root, ann_file, data_prefix) and metainfo.classes.'
-        )
+    empty = RunError(
+        f'the test set is empty ({_test_set_name(cfg)}): nothing to evaluate. Check '
+        'test_dataloader.dataset (data_root, ann_file, data_prefix) and metainfo.classes.'
+    )
+    try:
+        size = len(runner.test_dataloader.dataset)
+    except ValueError as err:  # mmengine's serialisation of an empty data list
+        if 'need at least one array to concatenate' in str(err):
+            raise empty from err
+        raise
+    if size == 0:
+        raise empty
 
 
-def _check_metrics(runner: Runner, metrics: dict) -> None:
+def _check_metrics(cfg: Config, metrics: dict) -> None:
     """Fail when the evaluation measured nothing (no metric, or only -1 / NaN)."""
-    where = _test_set_name(runner)
+    where = _test_set_name(cfg)
     values = [v for v in _to_builtin(metrics).values() if isinstance(v, int | float)]
     if not any(math.isfinite(v) and v != -1 for v in values):
         found = json.dumps(_to_builtin(metrics))
@@ -383,9 +397,8 @@ def test_model(
             written then).
     """
     cfg.load_from = checkpoint
-    hooks = cfg.setdefault('custom_hooks', [])
-    if strict and not any(hook.get('type') == 'SMTCheckpointHook' for hook in hooks):
-        hooks.append(ConfigDict(type='SMTCheckpointHook'))
+    if strict:
+        _add_hook(cfg, 'SMTCheckpointHook')
     if show or show_dir:
         enable_visualization(cfg, show_dir, show, wait_time)
     if tta:
@@ -393,9 +406,9 @@ def test_model(
     if out is not None:
         add_dump_results(cfg, out)
     runner = _checked_runner(cfg, 'test')
-    _check_test_set(runner)
+    _check_test_set(runner, cfg)
     metrics = runner.test()
-    _check_metrics(runner, metrics)
+    _check_metrics(cfg, metrics)
     if get_rank() != 0:
         return metrics, None
     record = dict(
