@@ -339,9 +339,10 @@ def _check_test_set(runner: Runner, cfg: Config) -> None:
 def _check_metrics(cfg: Config, metrics: dict) -> None:
     """Fail when the evaluation measured nothing (no metric, or only -1 / NaN)."""
     where = _test_set_name(cfg)
-    values = [v for v in _to_builtin(metrics).values() if isinstance(v, int | float)]
+    plain = {str(k): _to_builtin(v) for k, v in metrics.items()}
+    values = [v for v in plain.values() if isinstance(v, int | float)]
     if not any(math.isfinite(v) and v != -1 for v in values):
-        found = json.dumps(_to_builtin(metrics))
+        found = json.dumps(plain)
         raise RunError(
             f'the evaluation measured nothing (metrics: {found}; -1 and NaN mean "no ground '
             f'truth"): the test set ({where}) has no annotations the evaluator can use. Check '

@@ -21,12 +21,14 @@ keeps its arguments and behaviour otherwise, and
 import math
 import os
 import os.path as osp
+from typing import Any
 
 import torch
 from mmengine.dist import all_reduce, broadcast_object_list, get_world_size, is_main_process
 from mmengine.fileio import LocalBackend
 from mmengine.hooks import CheckpointHook
 from mmengine.registry import HOOKS
+from mmengine.runner import Runner
 
 from .errors import RunError
 from .workdir import WorkDirLock, is_intact_checkpoint
@@ -63,7 +65,7 @@ class SafeCheckpointHook(CheckpointHook):
     HTTP) are saved as mmengine does.
     """
 
-    def before_train(self, runner) -> None:
+    def before_train(self, runner: Runner) -> None:
         """Lock the work dir (every rank learns the outcome), then set up as mmengine does."""
         error = None
         if is_main_process():
@@ -84,17 +86,19 @@ class SafeCheckpointHook(CheckpointHook):
                 if name.endswith('.pth.tmp'):
                     os.remove(osp.join(self.out_dir, name))
 
-    def after_train(self, runner) -> None:
+    def after_train(self, runner: Runner) -> None:
         """Release the work-dir lock."""
         if is_main_process() and getattr(self, '_lock', None) is not None:
             self._lock.release()
 
-    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+    def after_train_iter(
+        self, runner: Runner, batch_idx: int, data_batch: Any = None, outputs: Any = None
+    ) -> None:
         """Stop on a non-finite loss, else save as mmengine does."""
         self._check_loss(runner, outputs)
         super().after_train_iter(runner, batch_idx, data_batch, outputs)
 
-    def _check_loss(self, runner, outputs) -> None:
+    def _check_loss(self, runner: Runner, outputs: Any) -> None:
         if not isinstance(outputs, dict):
             return
         losses = [v for k, v in outputs.items() if k == 'loss'] or [
@@ -110,7 +114,7 @@ class SafeCheckpointHook(CheckpointHook):
         last = runner.message_hub.get_info('last_ckpt') if self._is_saved(runner) else None
         raise RunError(
             f'the loss is {bad[0] if bad else "not finite on another rank"} at iteration '
-            f'{runner.iter + 1}: training diverged and stopped (this iteration\'s weights are '
+            f"{runner.iter + 1}: training diverged and stopped (this iteration's weights are "
             'not saved). '
             + (
                 f'The last good checkpoint is {last}: resume from it with '
@@ -125,11 +129,11 @@ class SafeCheckpointHook(CheckpointHook):
         )
 
     @staticmethod
-    def _is_saved(runner) -> bool:
+    def _is_saved(runner: Runner) -> bool:
         last = runner.message_hub.get_info('last_ckpt')
         return bool(last) and osp.isfile(last)
 
-    def _save_checkpoint_with_step(self, runner, step, meta) -> None:
+    def _save_checkpoint_with_step(self, runner: Runner, step: int, meta: dict) -> None:
         """Save ``step`` atomically, then point ``last_checkpoint`` at it, then prune."""
         if not isinstance(self.file_backend, LocalBackend):
             return super()._save_checkpoint_with_step(runner, step, meta)

@@ -139,7 +139,9 @@ class TrainDataCheckHook(Hook):
             level=30,
         )
 
-    def before_train_iter(self, runner: Runner, batch_idx: int, data_batch=None) -> None:
+    def before_train_iter(
+        self, runner: Runner, batch_idx: int, data_batch: dict | None = None
+    ) -> None:
         """Fail on segmentation labels outside the classes, naming the label file."""
         if not isinstance(data_batch, dict):
             return

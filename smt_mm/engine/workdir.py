@@ -97,9 +97,7 @@ def find_resume_checkpoint(work_dir: str) -> str | None:
 
 def describe_resume_search(work_dir: str) -> str:
     """Where :func:`find_resume_checkpoint` looked, for the error when it found nothing."""
-    return (
-        f'{osp.join(work_dir, "last_checkpoint")} and {osp.join(work_dir, "{epoch,iter}_*.pth")}'
-    )
+    return f'{osp.join(work_dir, "last_checkpoint")} and {osp.join(work_dir, "{epoch,iter}_*.pth")}'
 
 
 def _process_alive(pid: int) -> bool:
@@ -168,7 +166,7 @@ class WorkDirLock:
                     f'the work dir {osp.dirname(self.path)} is in use by another training run '
                     f'(process {held.get("pid")} on {held.get("host")}, started '
                     f'{held.get("started")}: {" ".join(held.get("argv", []))}). Two runs in one '
-                    'work dir overwrite each other\'s checkpoints: choose another --work-dir, or '
+                    "work dir overwrite each other's checkpoints: choose another --work-dir, or "
                     f'wait for that run to end. If it is over (e.g. on another machine), delete '
                     f'{self.path}.'
                 )

@@ -17,30 +17,27 @@ import time
 from mmengine.fileio.backends import LocalBackend
 from mmengine.model import BaseModel
 
-_steps = 0
-_saves = 0
+_counts = {'steps': 0, 'saves': 0}
 _parse_losses = BaseModel.parse_losses
 _put = LocalBackend.put
 
 
 def _faulty_parse_losses(self, losses):
-    global _steps
-    _steps += 1
-    if _steps == int(os.environ.get('FAULT_PAUSE_AT', 0)):
-        print(f'FAULT: pausing at step {_steps}', flush=True)
+    _counts['steps'] += 1
+    if _counts['steps'] == int(os.environ.get('FAULT_PAUSE_AT', '0')):
+        print(f'FAULT: pausing at step {_counts["steps"]}', flush=True)
         time.sleep(3600)
     loss, log_vars = _parse_losses(self, losses)
-    if _steps >= int(os.environ.get('FAULT_NAN_FROM', 1 << 30)):
+    if _counts['steps'] >= int(os.environ.get('FAULT_NAN_FROM', str(1 << 30))):
         loss = loss * float('nan')
         log_vars['loss'] = loss.detach()
     return loss, log_vars
 
 
 def _faulty_put(self, obj, filepath):
-    global _saves
     if str(filepath).endswith(('.pth', '.pth.tmp')):
-        _saves += 1
-        if _saves == int(os.environ.get('FAULT_KILL_IN_SAVE', 0)):
+        _counts['saves'] += 1
+        if _counts['saves'] == int(os.environ.get('FAULT_KILL_IN_SAVE', '0')):
             with open(filepath, 'wb') as f:
                 f.write(obj[: len(obj) // 2])
                 f.flush()

@@ -7,6 +7,7 @@ or result was lost. Training runs use the classification toy config on 8 images 
 kill the process in, a diverging loss).
 """
 
+import glob
 import json
 import os
 import os.path as osp
@@ -152,8 +153,10 @@ def test_kill_9_mid_training_and_a_concurrent_run_then_resume(
 
     # the killed run's lock is stale: taken over; training resumes to the same losses
     assert _train(load_tool, work_dir, cls_options, '--resume') is None
-    logs = [osp.join(work_dir, d) for d in os.listdir(work_dir) if osp.isdir(work_dir / d)]
-    text = ''.join(open(osp.join(d, f)).read() for d in logs for f in os.listdir(d) if f.endswith('.log'))
+    text = ''
+    for log in glob.glob(str(work_dir / '*' / '*.log')):
+        with open(log) as f:
+            text += f.read()
     assert 'taking over the stale lock' in text and f'process {first.pid}' in text
     resumed = _losses(work_dir)
     for step in (3, 4, 5, 6):

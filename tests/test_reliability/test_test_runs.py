@@ -137,9 +137,16 @@ def test_training_without_annotations_warns(toy, monkeypatch):
     dataset.ann_file = osp.join(toy['root'], ANN)
     logged.clear()
     TrainDataCheckHook().before_train(
-        SimpleNamespace(train_dataloader=SimpleNamespace(dataset=CocoDataset(
-            data_root=toy['root'], ann_file=ANN, data_prefix=dict(img='val2017/'),
-            metainfo=dataset.metainfo, pipeline=[],
-        )))  # fmt: skip
+        SimpleNamespace(
+            train_dataloader=SimpleNamespace(
+                dataset=CocoDataset(
+                    data_root=toy['root'],
+                    ann_file=ANN,
+                    data_prefix=dict(img='val2017/'),
+                    metainfo=dataset.metainfo,
+                    pipeline=[],
+                )
+            )
+        )  # fmt: skip
     )
     assert not logged
