@@ -29,7 +29,7 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from ..engine import RunError, find_resume_checkpoint
+from ..engine import RunError, WorkDirLock, find_resume_checkpoint
 from ..engine.workdir import describe_resume_search
 from .checks import check_config_paths
 from .options import check_cfg_options, check_neck_channels
@@ -284,7 +284,11 @@ def train_model(cfg: Config) -> Runner:
     """
     _add_hook(cfg, 'TrainDataCheckHook')
     runner = _checked_runner(cfg, 'train')
-    runner.train()
+    try:
+        runner.train()
+    finally:  # on an error too: the next run need not take over a stale lock
+        if get_rank() == 0:
+            WorkDirLock(runner.work_dir).release()
     return runner
 
 
