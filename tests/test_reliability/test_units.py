@@ -24,6 +24,7 @@ from smt_mm.engine import (
     check_state_dict,
     find_resume_checkpoint,
     is_intact_checkpoint,
+    workdir,
 )
 from smt_mm.models.backbones.smt import SMT
 
@@ -50,14 +51,18 @@ def test_truncated_and_empty_checkpoints_are_not_intact(tmp_path):
     assert not is_intact_checkpoint(str(tmp_path / 'missing.pth'))
 
 
-def test_resume_falls_back_to_the_previous_intact_checkpoint(tmp_path, capsys):
+def test_resume_falls_back_to_the_previous_intact_checkpoint(tmp_path, monkeypatch):
+    logged = []
+    monkeypatch.setattr(workdir, 'print_log', lambda message, **_: logged.append(message))
     _save(tmp_path / 'iter_2.pth')
     latest = _save(tmp_path / 'iter_4.pth')
     data = open(latest, 'rb').read()
     (tmp_path / 'iter_4.pth').write_bytes(data[:100])  # truncated
     (tmp_path / 'last_checkpoint').write_text(latest)
     assert find_resume_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_2.pth')
-    assert f'skipping {latest} (truncated or unreadable)' in capsys.readouterr().out
+    assert logged == [
+        f'resume: skipping {latest} (truncated or unreadable); trying the previous checkpoint'
+    ]
     # copied in by hand: no last_checkpoint file, the newest (by number) wins
     os.remove(tmp_path / 'last_checkpoint')
     _save(tmp_path / 'iter_10.pth')
