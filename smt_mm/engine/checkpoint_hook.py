@@ -44,8 +44,9 @@ def _fsync_dir(path: str) -> None:
 
 def _replace_durably(tmp: str, path: str) -> None:
     """Flush ``tmp`` to disk and rename it to ``path`` (atomic within one file system)."""
-    with open(tmp, 'rb+') as f:
-        os.fsync(f.fileno())
+    if osp.isfile(tmp):
+        with open(tmp, 'rb+') as f:
+            os.fsync(f.fileno())
     os.replace(tmp, path)
     _fsync_dir(osp.dirname(osp.abspath(path)))
 
@@ -168,7 +169,8 @@ class SafeCheckpointHook(CheckpointHook):
         if not is_main_process():
             return
         tmp_path = osp.join(self.out_dir, tmp)
-        if not is_intact_checkpoint(tmp_path):
+        # a folder is a sharded checkpoint (DeepSpeed, FSDP): moved as a whole, unchecked
+        if not osp.isdir(tmp_path) and not is_intact_checkpoint(tmp_path):
             raise RunError(
                 f'the checkpoint written to {tmp_path} does not read back (disk full or '
                 f'failing?); the previous checkpoints are kept ({previous or "none yet"})'
