@@ -21,6 +21,7 @@ keeps its arguments and behaviour otherwise, and
 import math
 import os
 import os.path as osp
+import shutil
 from typing import Any
 
 import torch
@@ -85,7 +86,8 @@ class SafeCheckpointHook(CheckpointHook):
         if is_main_process() and isinstance(self.file_backend, LocalBackend):
             for name in os.listdir(self.out_dir):  # debris of a save that was interrupted
                 if name.endswith('.pth.tmp'):
-                    os.remove(osp.join(self.out_dir, name))
+                    debris = osp.join(self.out_dir, name)
+                    shutil.rmtree(debris) if osp.isdir(debris) else os.remove(debris)
 
     def after_train(self, runner: Runner) -> None:
         """Release the work-dir lock."""
