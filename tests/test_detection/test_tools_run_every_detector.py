@@ -3,11 +3,11 @@ with tools/test.py, on generated toy COCO data.
 
 Each shipped config is adapted to the toy data the way a user points a config at a dataset of
 their own: the data root and its 4 classes, no ImageNet file (there is none here), 1/8 of every
-image scale so that a CPU step takes seconds, one epoch of one batch. Score thresholds are 0 so
-that the untrained detector's predictions reach the COCO evaluation. Everything else (backbone,
-neck, heads, pipelines, optimizer, schedule types) is the shipped config's. No validation during
-training and no optimizer state in the checkpoint: tools/test.py evaluates, and AdamW's state
-would triple the file of the 100M-parameter detectors.
+image scale and fewer RoIs so that a CPU step takes seconds, one epoch of one batch. Score
+thresholds are 0 so that the untrained detector's predictions reach the COCO evaluation.
+Everything else (backbone, neck, heads, pipelines, optimizer, schedule types) is the shipped
+config's. No validation during training and no optimizer state in the checkpoint: tools/test.py
+evaluates, and AdamW's state would triple the file of the 100M-parameter detectors.
 """
 
 import glob
@@ -32,6 +32,10 @@ CONFIGS = sorted(
 )
 SCALE_KEYS = ('scale', 'scales', 'crop_size')
 SHRINK = 8
+# RPN proposals kept and RoIs sampled per image (for the cascade's three 4-conv heads, most of
+# the CPU time otherwise) as in test_detectors.py; Sparse R-CNN keeps its 300 proposals.
+PROPOSALS = 100
+ROIS_PER_IMAGE = 64
 
 
 def _shrink(value):
@@ -42,7 +46,7 @@ def _shrink(value):
 
 
 def _adapt(node, num_classes: int):
-    """Shrink the image scales, set the class count, drop score thresholds, in place."""
+    """Shrink the image scales and the RoI counts, set the class count, drop score thresholds."""
     if isinstance(node, dict):
         for key, value in node.items():
             if key in SCALE_KEYS:
@@ -51,6 +55,10 @@ def _adapt(node, num_classes: int):
                 node[key] = num_classes
             elif key == 'score_thr':
                 node[key] = 0.0
+            elif key in ('rpn_proposal', 'rpn') and 'max_per_img' in value:
+                value['max_per_img'] = PROPOSALS
+            elif key == 'sampler' and 'num' in value:
+                value['num'] = ROIS_PER_IMAGE
             else:
                 _adapt(value, num_classes)
     elif isinstance(node, list | tuple):
