@@ -9,7 +9,7 @@ from conftest import REPO_ROOT
 from mmengine.config import Config
 
 from smt_mm.models.backbones import SMT
-from smt_mm.visualization.inputs import load_model
+from smt_mm.visualization.inputs import load_model, prepare_image
 from smt_mm.visualization.modulation import ModulationRecorder, attention_row, default_blocks
 
 #: A small SMT for the quick tests: SAM stages 0-1, SAM + MSA in stage 2, MSA in stage 3.
@@ -167,6 +167,26 @@ def test_per_head_maps_differ_on_a_trained_model():
         backbone(_squares(generator, batch=4)[0])
     heads = [m / m.mean((1, 2), keepdim=True) for m in recorder.maps.values()]
     assert len(heads) == 4 and all(h.shape == (4, 4, 4) for h in heads)
+    for i in range(4):
+        for j in range(i):
+            assert (heads[i] - heads[j]).abs().mean() > 0.02, (i, j)
+
+
+@pytest.mark.slow
+def test_per_head_maps_differ_on_the_toy_trained_classifier(
+    toy_classification_run, load_tool, tmp_path
+):
+    run = toy_classification_run
+    images = [osp.join(run.data_root, 'val', name, '000000.png') for name in ('circle', 'star')]
+    tool = load_tool('tools/analysis/visualize_modulation.py')
+    out_file = tool.main([run.config, run.checkpoint, *images, '--out-dir', str(tmp_path)])
+    assert osp.isfile(out_file)
+    model = load_model(Config.fromfile(run.config), run.checkpoint)
+    inputs = torch.cat([prepare_image(model, path)[1] for path in images])
+    with ModulationRecorder(model, modulators=None, attention=None) as recorder, torch.no_grad():
+        model.backbone(inputs)
+    heads = [m / m.mean((1, 2), keepdim=True) for m in recorder.maps.values()]
+    assert len(heads) == 4
     for i in range(4):
         for j in range(i):
             assert (heads[i] - heads[j]).abs().mean() > 0.02, (i, j)
