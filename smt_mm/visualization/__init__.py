@@ -1,6 +1,14 @@
-"""Pictures of predictions for the demos."""
+"""Pictures of predictions for the demos; what SMT computes inside; effective receptive fields."""
 
 from .example import draw_example
+from .modulation import ModulationRecorder
+from .receptive_field import contribution_areas, effective_receptive_field
 from .segmentation import colorize
 
-__all__ = ['colorize', 'draw_example']
+__all__ = [
+    'ModulationRecorder',
+    'colorize',
+    'contribution_areas',
+    'draw_example',
+    'effective_receptive_field',
+]

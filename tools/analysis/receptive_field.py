@@ -1,0 +1,101 @@
+"""Effective receptive fields of a backbone's stages, optionally beside another model's.
+
+The gradient of each stage's central output pixel with respect to the input, summed over the
+images, drawn per stage on a log scale (erf.png), and the fewest input pixels that hold 20 / 50
+/ 90 % of it (erf.json, and printed). Any backbone whose forward returns NCHW stage outputs.
+
+Examples:
+    python tools/analysis/receptive_field.py configs/detection/mask_rcnn_smt_t_toy.py \
+        --images data/toy_coco/val2017 --num 8 --out-dir work_dirs/erf \
+        --compare configs/detection/mask_rcnn_swin_t_toy.py
+    python tools/analysis/receptive_field.py configs/detection/mask_rcnn_smt_t_toy.py \
+        work_dirs/toy_det_smt/iter_400.pth --images data/toy_coco/val2017 --out-dir work_dirs/erf \
+        --compare configs/detection/mask_rcnn_swin_t_toy.py work_dirs/toy_det_swin/iter_400.pth
+"""
+
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+
+import torch
+from mmengine.config import DictAction
+
+import smt_mm  # noqa: F401  (registers SMT and the safe checkpoint loader)
+from smt_mm.apis import load_config
+from smt_mm.utils.cli import parse_size
+from smt_mm.visualization.grids import draw_erf_grid
+from smt_mm.visualization.inputs import list_images, load_model
+from smt_mm.visualization.receptive_field import FRACTIONS, measure_erf
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config', help='the config of the model to measure')
+    parser.add_argument(
+        'checkpoint', nargs='?', help="its weights (default: what the config's init_cfg gives)"
+    )
+    parser.add_argument('--images', required=True, nargs='+', help='image files or folders')
+    parser.add_argument('--num', type=int, default=16, help='use the first N images (16)')
+    parser.add_argument(
+        '--size', type=parse_size, default=(256, 256, 1), metavar='HxW',
+        help='input size the images are resized to (256x256)',
+    )  # fmt: skip
+    parser.add_argument(
+        '--compare', nargs='+', metavar=('CONFIG', 'CHECKPOINT'),
+        help='a second model drawn beside the first (e.g. the Swin twin), checkpoint optional',
+    )  # fmt: skip
+    parser.add_argument('--out-dir', required=True, help='where erf.png and erf.json go')
+    parser.add_argument('--seed', type=int, default=0, help='seed of random initialisations (0)')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction, help='overrides, for every config'
+    )
+    args = parser.parse_args(argv)
+    if args.num < 1:
+        parser.error('--num must be positive')
+    if args.compare and len(args.compare) > 2:
+        parser.error('--compare takes CONFIG and optionally CHECKPOINT')
+    return args
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    models = [(args.config, args.checkpoint)]
+    if args.compare:
+        models.append((args.compare[0], args.compare[1] if len(args.compare) > 1 else None))
+    report: dict = {'size': list(args.size[:2]), 'fractions': list(FRACTIONS), 'models': {}}
+    erfs, areas = {}, {}
+    try:
+        images = list_images(args.images)[: args.num]
+        report['images'] = images
+        for config, checkpoint in models:
+            label = osp.splitext(osp.basename(config))[0]
+            torch.manual_seed(args.seed)
+            model = load_model(load_config(config, args.cfg_options), checkpoint)
+            erfs[label], areas[label] = measure_erf(model, images, args.size[:2])
+            report['models'][label] = {
+                'config': config,
+                'checkpoint': checkpoint,
+                'stages': [
+                    {'stage': k, 'areas': stage_areas} for k, stage_areas in enumerate(areas[label])
+                ],
+            }
+    except (FileNotFoundError, KeyError, ValueError) as err:
+        sys.exit(f'error: {err}')
+    os.makedirs(args.out_dir, exist_ok=True)
+    report['picture'] = draw_erf_grid(erfs, areas, osp.join(args.out_dir, 'erf.png'))
+    with open(osp.join(args.out_dir, 'erf.json'), 'w') as f:
+        json.dump(report, f, indent=2)
+    print(f'ERF over {len(images)} image(s) of {args.size[0]}x{args.size[1]}: share of the input '
+          'area that holds 20 / 50 / 90 % of the contribution')  # fmt: skip
+    for label, stages in areas.items():
+        for k, stage_areas in enumerate(stages):
+            shares = ' / '.join(f'{100 * a["ratio"]:.2f}%' for a in stage_areas.values())
+            print(f'{label:<28} stage {k}: {shares}')
+    print(f'written: {report["picture"]}, {osp.join(args.out_dir, "erf.json")}')
+    return report
+
+
+if __name__ == '__main__':
+    main()
