@@ -10,6 +10,7 @@ from mmengine.registry import HOOKS
 from mmengine.runner import Runner
 
 from ..models.utils import convert_official_smt
+from ..models.utils.ckpt_check import diff_state_dict
 from .errors import RunError
 
 # mmengine strips this from checkpoint keys before loading them into the model.
@@ -77,15 +78,8 @@ def check_state_dict(model: torch.nn.Module, state_dict: dict) -> None:
         CheckpointMismatchError: A ``KeyError`` raised if keys are missing or unexpected, or
             shapes differ; the message lists them.
     """
-    expected = model.state_dict()
     given = {_MODULE_PREFIX.sub('', k): v for k, v in state_dict.items()}
-    missing = [k for k in expected if k not in given]
-    unexpected = [k for k in given if k not in expected]
-    mismatched = [
-        f'{k}: checkpoint {tuple(given[k].shape)}, model {tuple(v.shape)}'
-        for k, v in expected.items()
-        if k in given and tuple(given[k].shape) != tuple(v.shape)
-    ]
+    missing, unexpected, mismatched = diff_state_dict(model.state_dict(), given)
     if missing or unexpected or mismatched:
         raise CheckpointMismatchError(
             f'The checkpoint does not fit the model: {len(missing)} missing, '

@@ -55,9 +55,9 @@ def _adapt(node, num_classes: int):
                 node[key] = num_classes
             elif key == 'score_thr':
                 node[key] = 0.0
-            elif key in ('rpn_proposal', 'rpn') and 'max_per_img' in value:
+            elif key in ('rpn_proposal', 'rpn') and 'max_per_img' in (value or {}):
                 value['max_per_img'] = PROPOSALS
-            elif key == 'sampler' and 'num' in value:
+            elif key == 'sampler' and 'num' in (value or {}):
                 value['num'] = ROIS_PER_IMAGE
             else:
                 _adapt(value, num_classes)
