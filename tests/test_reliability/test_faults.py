@@ -46,15 +46,6 @@ QUICK = [
 ]
 
 
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    """One torch thread: on a busy 2-core machine two threads wait on each other (~25x)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope='module', name='cls_options')
 def fixture_cls_options(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('toy_imagenet'))

@@ -33,15 +33,6 @@ LOADERS = [
 ]
 
 
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    """One torch thread: on a busy 2-core machine two threads wait on each other."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _save_model(config, path, options=None):
     """Build the config's model (random weights) and save it as mmengine does."""
     cfg = load_config(config, options)
