@@ -6,6 +6,7 @@ with :func:`sdpa_flop_jit` for ``aten::scaled_dot_product_attention``, which mme
 """
 
 import copy
+import logging
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -15,9 +16,10 @@ from typing import Any
 import torch
 from mmengine.analysis import FlopAnalyzer, parameter_count
 from mmengine.config import Config
+from mmengine.logging import MMLogger
 from mmengine.model import BaseModel, revert_sync_batchnorm
 from mmengine.registry import MODELS, init_default_scope
-from mmengine.structures import BaseDataElement
+from mmengine.structures import BaseDataElement, InstanceData
 from torch import nn
 
 from .paper import PaperModel, format_count
@@ -105,6 +107,9 @@ def model_complexity(model: nn.Module, input_size: tuple[int, int]) -> Complexit
         shape = tuple(input_size)
         meta = dict(img_shape=shape, ori_shape=shape, pad_shape=shape, batch_input_shape=shape)
         sample = BaseDataElement(metainfo=dict(meta, scale_factor=(1.0, 1.0)))
+        # no objects: Sparse R-CNN's tensor-mode forward runs its (Hungarian) assigner
+        empty = dict(bboxes=torch.zeros(0, 4), labels=torch.zeros(0, dtype=torch.long))
+        sample.gt_instances = InstanceData(**empty)
         traced = _TensorModeForward(model, [sample])
     device = next(model.parameters()).device
     by_operator = count_flops(traced, (torch.rand(1, 3, *input_size, device=device),))
@@ -118,7 +123,7 @@ def model_complexity(model: nn.Module, input_size: tuple[int, int]) -> Complexit
 
 
 def build_model(config: str | Path | Config, cfg_options: Mapping | None = None) -> nn.Module:
-    """Build the model of a config for counting, without loading any checkpoint.
+    """Build and initialise the model of a config for counting, without loading any checkpoint.
 
     SyncBN layers become BN (counting runs in one process) and a two-stage detector's RPN keeps
     exactly ``max_per_img`` proposals (NMS threshold 1.0), as mmdet 2.x's ``forward_dummy`` did
@@ -139,7 +144,14 @@ def build_model(config: str | Path | Config, cfg_options: Mapping | None = None)
     rpn_cfg = cfg.model.get('test_cfg', {}).get('rpn')
     if rpn_cfg is not None and 'nms' in rpn_cfg:
         rpn_cfg.nms.iou_threshold = 1.0
-    return revert_sync_batchnorm(MODELS.build(cfg.model)).eval()
+    if 'backbone' in cfg.model:  # initialised without the pretrained file (none needed)
+        cfg.model.backbone.init_cfg = None
+    model = MODELS.build(cfg.model)
+    logger = MMLogger.get_current_instance()
+    level, _ = logger.level, logger.setLevel(logging.WARNING)  # no per-parameter init report
+    model.init_weights()  # e.g. Sparse R-CNN's proposal boxes are set here, not when built
+    logger.setLevel(level)
+    return revert_sync_batchnorm(model).eval()
 
 
 @dataclass(frozen=True)
