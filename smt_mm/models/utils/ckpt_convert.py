@@ -54,7 +54,8 @@ _RULES: list[tuple[re.Pattern, Callable[[re.Match], str]]] = [
     (re.compile(r'^norm([1-4])\.'), lambda m: f'norms.{_stage(m[1])}.'),
 ]
 
-_OFFICIAL_PREFIXES = ('patch_embed1.', 'block1.', 'norm1.')
+# SMT's own names: ``norm1.`` alone is not one (mmdet's Swin has ``norm1`` .. ``norm3`` too).
+_OFFICIAL_PREFIXES = ('patch_embed1.', 'block1.')
 _CONVERTED_PREFIXES = ('patch_embeds.', 'stages.', 'norms.')
 _BACKBONE_PREFIX = 'backbone.'
 

@@ -213,3 +213,16 @@ def test_cli_converts_a_whole_official_detector_and_prints_the_mapping(tmp_path,
     assert written['meta']['dataset_meta']['classes'] == ('a', 'b')
     tool.main([str(dst), str(tmp_path / 'again.pth')])  # an already converted file: unchanged
     assert 'no key renamed' in capsys.readouterr().out
+
+
+def test_another_backbones_detector_is_not_converted():
+    # mmdet's Swin names its output norms norm0..norm3, the official SMT norm1..norm4: no conversion
+    from mmdet.models.backbones import SwinTransformer
+
+    swin = SwinTransformer(embed_dims=16, depths=(1, 1, 1, 1), num_heads=(1, 1, 1, 1))
+    state_dict = {f'backbone.{k}': v for k, v in swin.state_dict().items()}
+    assert 'backbone.norm1.weight' in state_dict
+    checkpoint = {'meta': {'mmdet_version': '3.3.0'}, 'state_dict': state_dict}
+    assert official_model_kind(checkpoint) is None
+    converted, _ = convert_official_checkpoint(checkpoint)
+    assert list(converted['state_dict']) == list(state_dict)
