@@ -31,6 +31,8 @@ PARAMS_TOLERANCE = 0.02
 
 #: Operators that compute attention matrix products (and nothing else in the shipped models).
 ATTENTION_OPS = ('scaled_dot_product_attention', 'matmul', 'bmm')
+#: RoIs per image through a detector's mask head(s) in the count (mmdet 2.x's ``forward_dummy``).
+MASK_ROIS = 100
 
 
 def sdpa_flop_jit(inputs: list[Any], outputs: list[Any]) -> int:
@@ -46,15 +48,27 @@ def sdpa_flop_jit(inputs: list[Any], outputs: list[Any]) -> int:
     return math.prod(query[:-2]) * query[-2] * key[-2] * (query[-1] + value[-1])
 
 
-def count_flops(model: nn.Module, inputs: tuple[Any, ...]) -> dict[str, int]:
-    """Count the FLOPs (multiply-adds) of ``model(*inputs)`` by operator, e.g. ``'conv'``."""
+def _analyzer(model: nn.Module, inputs: tuple[Any, ...]) -> FlopAnalyzer:
     analyzer = FlopAnalyzer(model, inputs)
     analyzer.set_op_handle('aten::scaled_dot_product_attention', sdpa_flop_jit)
     analyzer.unsupported_ops_warnings(False)
     analyzer.uncalled_modules_warnings(False)
     analyzer.tracer_warnings('none')
+    return analyzer
+
+
+def count_flops(model: nn.Module, inputs: tuple[Any, ...]) -> dict[str, int]:
+    """Count the FLOPs (multiply-adds) of ``model(*inputs)`` by operator, e.g. ``'conv'``."""
     with torch.no_grad():
-        return dict(analyzer.by_operator())
+        return dict(_analyzer(model, inputs).by_operator())
+
+
+def _mask_heads(model: nn.Module) -> dict[str, nn.Module]:
+    """The mask heads of a detector by module name: ``roi_head.mask_head`` or ``...mask_head.i``."""
+    heads = getattr(getattr(model, 'roi_head', None), 'mask_head', None)
+    if isinstance(heads, nn.ModuleList):
+        return {f'roi_head.mask_head.{i}': head for i, head in enumerate(heads)}
+    return {} if heads is None else {'roi_head.mask_head': heads}
 
 
 class _TensorModeForward(nn.Module):
@@ -111,12 +125,29 @@ def model_complexity(model: nn.Module, input_size: tuple[int, int]) -> Complexit
         empty = dict(bboxes=torch.zeros(0, 4), labels=torch.zeros(0, dtype=torch.long))
         sample.gt_instances = InstanceData(**empty)
         traced = _TensorModeForward(model, [sample])
+    rois: dict[str, list[int]] = {name: [] for name in _mask_heads(model)}
+    hooks = [
+        head.register_forward_pre_hook(lambda _, args, seen=rois[name]: seen.append(len(args[0])))
+        for name, head in _mask_heads(model).items()
+    ]
     device = next(model.parameters()).device
-    by_operator = count_flops(traced, (torch.rand(1, 3, *input_size, device=device),))
+    analyzer = _analyzer(traced, (torch.rand(1, 3, *input_size, device=device),))
+    with torch.no_grad():
+        by_operator = analyzer.by_operator()
+    for hook in hooks:
+        hook.remove()
+    # mask heads on MASK_ROIS RoIs, as mmdet 2.x's forward_dummy ran them when the papers counted
+    # (mmdet 3.x's cascade runs every stage's mask head on all proposals in tensor mode)
+    prefix = 'model.' if traced is not model else ''
+    surplus = sum(
+        analyzer.by_module()[prefix + name] * (1 - MASK_ROIS * len(seen) / sum(seen))
+        for name, seen in rois.items()
+        if seen and sum(seen) > MASK_ROIS * len(seen)
+    )
     model.train(was_training)
     return Complexity(
         params=parameter_count(model)[''],
-        flops=sum(by_operator.values()),
+        flops=sum(by_operator.values()) - round(surplus),
         attention_flops=sum(by_operator.get(op, 0) for op in ATTENTION_OPS),
         input_size=(input_size[0], input_size[1]),
     )
