@@ -13,6 +13,7 @@ from torch import nn
 
 from smt_mm.analysis.complexity import (
     FLOPS_TOLERANCE,
+    MASK_ROIS,
     PARAMS_TOLERANCE,
     build_model,
     complexity_markdown,
@@ -143,3 +144,18 @@ def test_get_flops_cli_on_one_config(monkeypatch, capsys):
     monkeypatch.setattr(sys, 'argv', argv)
     runpy.run_path(str(ROOT / 'tools/analysis/get_flops.py'), run_name='__main__')
     assert '| smt_t_in1k_224 | 64x96 | 11.507M | 11.5M | +0.1% |' in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_mask_heads_are_counted_on_100_rois():
+    # Cascade Mask R-CNN with 200 vs 100 proposals: only the three 4conv1fc box heads may see
+    # the 100 extra RoIs; the mask heads are counted on 100 either way (MASK_ROIS)
+    config = str(Path(REPO_ROOT, 'configs', 'detection', 'cascade_mask_rcnn_smt_s_3x.py'))
+    flops = {}
+    for proposals in (2 * MASK_ROIS, MASK_ROIS):
+        options = {'model.backbone.arch': 'tiny', 'model.test_cfg.rpn.max_per_img': proposals}
+        flops[proposals] = model_complexity(build_model(config, options), (128, 160)).flops
+    convs = 4 * 256 * 256 * 9 * 7 * 7  # per RoI: four 3x3 convs on 7x7, then fc, cls, reg
+    box_head = convs + 256 * 7 * 7 * 1024 + 1024 * 81 + 1024 * 80 * 4
+    extra = flops[2 * MASK_ROIS] - flops[MASK_ROIS]
+    assert extra == pytest.approx(3 * MASK_ROIS * box_head, rel=1e-3)
