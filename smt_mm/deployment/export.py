@@ -14,7 +14,9 @@ SMT runs its plain path (``fused=False``) in the graph: the fused path builds de
 at run time, which the TorchScript exporter cannot export, and ONNX Runtime fuses by itself.
 """
 
+import importlib
 import json
+import logging
 import os
 import os.path as osp
 import time
@@ -25,6 +27,7 @@ from typing import Any
 
 import torch
 from mmengine.config import Config
+from mmengine.logging import MMLogger
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import MODELS, init_default_scope
 from mmengine.runner import load_checkpoint
@@ -44,6 +47,16 @@ WHATS: tuple[str, ...] = ('model', 'backbone')
 #: mmdeploy uses (it cannot export UPerNet's pyramid pooling).
 EXPORTERS: tuple[str, ...] = ('dynamo', 'torchscript')
 DEFAULT_OPSET = 18
+
+
+def require(module: str) -> Any:
+    """Import an ONNX package, or fail with the command that installs it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ImportError(
+            f'{module} is not installed: pip install -e ".[deploy]" (the ONNX extra)'
+        ) from None
 
 
 class ExportError(ValueError):
@@ -164,7 +177,13 @@ def load_model(
         torch.manual_seed(0)  # the same initial weights in every process
         model = revert_sync_batchnorm(MODELS.build(cfg.model))
         if checkpoint is None:
-            model.init_weights()
+            logger = MMLogger.get_current_instance()
+            level = logger.level
+            logger.setLevel(logging.WARNING)  # no line per initialised parameter
+            try:
+                model.init_weights()
+            finally:
+                logger.setLevel(level)
     if checkpoint is not None:
         if not osp.isfile(checkpoint):
             raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
@@ -254,8 +273,7 @@ def _metadata(cfg: Config, task: str, what: str, shape: tuple, dynamic: bool) ->
 
 
 def _write_metadata(path: str, meta: Mapping[str, str]) -> None:
-    import onnx
-
+    onnx = require('onnx')
     proto = onnx.load(path)
     for key, value in meta.items():
         entry = proto.metadata_props.add()
@@ -289,12 +307,14 @@ def export_graph(
     """
     if exporter not in EXPORTERS:
         raise ExportError(f'exporter={exporter!r}: choose one of {EXPORTERS}')
+    if exporter == 'dynamo':
+        require('onnxscript')
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     kwargs: dict[str, Any] = dict(input_names=['inputs'], output_names=list(output_names))
     axes = {0: 'batch', 2: 'height', 3: 'width'} if dynamic else {0: 'batch'}
     if exporter == 'dynamo':
         dims = {axis: torch.export.Dim(name) for axis, name in axes.items()}
-        kwargs.update(dynamo=True, external_data=False, dynamic_shapes={'inputs': dims})
+        kwargs.update(dynamo=True, external_data=False, dynamic_shapes=(dims,))
     else:
         kwargs.update(dynamo=False, dynamic_axes={'inputs': axes})
     with torch.no_grad(), warnings.catch_warnings():

@@ -17,7 +17,7 @@ from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
 from torch import nn
 
-from .export import TASKS, ExportError
+from .export import TASKS, ExportError, require
 
 
 class OnnxModel:
@@ -30,7 +30,7 @@ class OnnxModel:
     """
 
     def __init__(self, path: str, threads: int | None = None) -> None:
-        import onnxruntime as ort
+        ort = require('onnxruntime')
 
         options = ort.SessionOptions()
         if threads is not None:
@@ -298,3 +298,28 @@ def verify_onnx(
         result.agreement = compare_predictions(task, ours, theirs)
         result.predictions = list(ours)
     return result
+
+
+def describe_prediction(task: str, sample: Any, classes: Sequence[str] | None = None) -> str:
+    """One line on one image's prediction: the class, the label-map shares or the boxes."""
+
+    def name(label: int) -> str:
+        return classes[label] if classes and label < len(classes) else str(label)
+
+    if task == 'classification':
+        label = int(sample.pred_label)
+        return f'{name(label)} ({float(sample.pred_score[label]):.3f})'
+    if task == 'segmentation':
+        labels, counts = sample.pred_sem_seg.data.unique(return_counts=True)
+        shares = sorted(zip(counts.tolist(), labels.tolist(), strict=True), reverse=True)
+        total = sum(counts.tolist())
+        return ', '.join(f'{name(lab)} {100 * c / total:.1f}%' for c, lab in shares)
+    instances = sample.pred_instances
+    boxes = [
+        f'{name(int(lab))} {float(score):.2f} [{", ".join(f"{v:.0f}" for v in box.tolist())}]'
+        for lab, score, box in zip(
+            instances.labels, instances.scores, instances.bboxes, strict=True
+        )
+        if score >= 0.3
+    ]
+    return f'{len(boxes)} of {len(instances)} detections with score >= 0.3: ' + '; '.join(boxes)
