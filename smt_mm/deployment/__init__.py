@@ -7,20 +7,22 @@ compares its predictions with PyTorch's, :mod:`.speed` times both side by side.
 
 from .export import (
     DEFAULT_OPSET,
+    EXPORT_PARTS,
     EXPORTERS,
     TASKS,
-    WHATS,
     ClassifierGraph,
     ExportError,
     ExportResult,
     FeatureGraph,
     SegmentorGraph,
     build_graph,
+    check_request,
     default_shape,
     describe,
     export_graph,
     export_onnx,
     load_model,
+    read_config,
     set_plain_path,
 )
 from .runtime import (
@@ -36,8 +38,9 @@ from .runtime import (
     verify_onnx,
 )
 
-__all__ = ['DEFAULT_OPSET', 'EXPORTERS', 'TASKS', 'WHATS', 'Agreement', 'ClassifierGraph']
+__all__ = ['DEFAULT_OPSET', 'EXPORTERS', 'TASKS', 'EXPORT_PARTS', 'Agreement', 'ClassifierGraph']
 __all__ += ['ExportError', 'ExportResult', 'FeatureGraph', 'OnnxModel', 'SegmentorGraph']
 __all__ += ['build_graph', 'compare_predictions', 'default_shape', 'describe', 'export_graph']
 __all__ += ['export_onnx', 'graph_outputs', 'load_model', 'max_abs_diffs', 'predict_onnx']
+__all__ += ['check_request', 'read_config']
 __all__ += ['predict_pytorch', 'prepare_inputs', 'set_plain_path', 'Verification', 'verify_onnx']

@@ -42,7 +42,7 @@ TASKS: dict[str, str] = {
     'mmdet': 'detection',
 }
 #: What can be exported: the whole model or the backbone with its neck.
-WHATS: tuple[str, ...] = ('model', 'backbone')
+EXPORT_PARTS: tuple[str, ...] = ('model', 'backbone')
 #: ``'dynamo'``: ``torch.export`` based (torch's default); ``'torchscript'``: the tracer that
 #: mmdeploy uses (it cannot export UPerNet's pyramid pooling).
 EXPORTERS: tuple[str, ...] = ('dynamo', 'torchscript')
@@ -66,6 +66,8 @@ class ExportError(ValueError):
 class FeatureGraph(nn.Module):
     """The model's ``extract_feat``: the backbone and its neck, one output per level."""
 
+    model: Any  # an OpenMMLab model: its heads are read as attributes
+
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
@@ -78,6 +80,8 @@ class FeatureGraph(nn.Module):
 
 class ClassifierGraph(nn.Module):
     """An mmpretrain classifier: the logits of its head (softmax comes after, in the runtime)."""
+
+    model: Any  # an OpenMMLab model: its heads are read as attributes
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
@@ -94,6 +98,8 @@ class SegmentorGraph(nn.Module):
     The decode head's logits are resized to the input size as mmseg's ``predict`` does; the
     labels are their arg-max (or the thresholded sigmoid of a one-channel head).
     """
+
+    model: Any  # an OpenMMLab model: its heads are read as attributes
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
@@ -139,6 +145,25 @@ def set_plain_path(model: nn.Module) -> int:
     return len(backbones)
 
 
+def read_config(config: str | Config, cfg_options: Mapping | None = None) -> Config:
+    """Read a config of one of the :data:`TASKS` scopes and merge the overrides.
+
+    Raises:
+        ExportError: If the config's scope is not one of :data:`TASKS`.
+        FileNotFoundError: If the config does not exist.
+    """
+    if isinstance(config, str):
+        if not osp.isfile(config):
+            raise FileNotFoundError(f'config file not found: {config}')
+        config = Config.fromfile(config)
+    if cfg_options:
+        config.merge_from_dict(dict(cfg_options))
+    scope = config.get('default_scope')
+    if scope not in TASKS:
+        raise ExportError(f'default_scope={scope!r}: the export serves the scopes {list(TASKS)}')
+    return config
+
+
 def load_model(
     config: str | Config,
     checkpoint: str | None = None,
@@ -162,17 +187,8 @@ def load_model(
         ExportError: If the config's scope is not one of :data:`TASKS`.
         FileNotFoundError: If the config or the checkpoint does not exist.
     """
-    if isinstance(config, str):
-        if not osp.isfile(config):
-            raise FileNotFoundError(f'config file not found: {config}')
-        config = Config.fromfile(config)
-    cfg = config
-    if cfg_options:
-        cfg.merge_from_dict(dict(cfg_options))
-    scope = cfg.get('default_scope')
-    if scope not in TASKS:
-        raise ExportError(f'default_scope={scope!r}: the export serves the scopes {list(TASKS)}')
-    init_default_scope(scope)
+    cfg = read_config(config, cfg_options)
+    init_default_scope(cfg.default_scope)
     with torch.random.fork_rng():
         torch.manual_seed(0)  # the same initial weights in every process
         model = revert_sync_batchnorm(MODELS.build(cfg.model))
@@ -225,31 +241,47 @@ def default_shape(cfg: Config, task: str) -> tuple[int, int]:
     return tuple(-(-side // divisor) * divisor for side in size)  # type: ignore[return-value]
 
 
-def build_graph(model: nn.Module, task: str, what: str, dynamic: bool) -> nn.Module:
-    """Wrap ``model`` in the module that is exported for ``task`` and ``what``.
+def check_request(task: str, what: str, dynamic: bool, exporter: str = 'dynamo') -> None:
+    """Refuse, before any model is built, what cannot be exported for ``task``.
 
     Raises:
         ExportError: If the combination cannot be exported (the message says what can).
     """
-    if what not in WHATS:
-        raise ExportError(f'what={what!r}: choose one of {WHATS}')
+    if what not in EXPORT_PARTS:
+        raise ExportError(f'what={what!r}: choose one of {EXPORT_PARTS}')
+    if exporter not in EXPORTERS:
+        raise ExportError(f'exporter={exporter!r}: choose one of {EXPORTERS}')
     if what == 'backbone':
-        return FeatureGraph(model)
+        return
     if task == 'detection':
         raise ExportError(
             'the whole detector cannot be exported with this stack (docs/deployment.md says '
             'why): export the backbone and neck with --what backbone (dynamic shapes work); '
             'onnx_inference.py runs the heads in PyTorch on its features'
         )
-    if task == 'segmentation':
-        if dynamic:
-            raise ExportError(
-                "the whole segmentor is exported at a fixed shape (UPerNet's pyramid pooling "
-                'pools to fixed grids of the input size): drop --dynamic and give the '
-                'deployed size with --shape H W, or export --what backbone --dynamic'
-            )
-        return SegmentorGraph(model)
-    return ClassifierGraph(model)
+    if task == 'segmentation' and dynamic:
+        raise ExportError(
+            "the whole segmentor is exported at a fixed shape (UPerNet's pyramid pooling "
+            'pools to fixed grids of the input size): drop --dynamic and give the '
+            'deployed size with --shape H W, or export --what backbone --dynamic'
+        )
+    if task == 'segmentation' and exporter == 'torchscript':
+        raise ExportError(
+            "the TorchScript exporter cannot export UPerNet's pyramid pooling (adaptive "
+            'pooling to sizes that do not divide the feature map): use --exporter dynamo'
+        )
+
+
+def build_graph(model: nn.Module, task: str, what: str, dynamic: bool) -> nn.Module:
+    """Wrap ``model`` in the module that is exported for ``task`` and ``what``.
+
+    Raises:
+        ExportError: If the combination cannot be exported (see :func:`check_request`).
+    """
+    check_request(task, what, dynamic)
+    if what == 'backbone':
+        return FeatureGraph(model)
+    return SegmentorGraph(model) if task == 'segmentation' else ClassifierGraph(model)
 
 
 def _metadata(cfg: Config, task: str, what: str, shape: tuple, dynamic: bool) -> dict[str, str]:
@@ -356,11 +388,13 @@ def export_onnx(
     Raises:
         ExportError: If the request cannot be exported (the message says what can).
     """
-    cfg, model = load_model(config, checkpoint, cfg_options)
+    cfg = read_config(config, cfg_options)
     task = TASKS[cfg.default_scope]
+    check_request(task, what, dynamic, exporter)
+    height, width = shape or default_shape(cfg, task)
+    cfg, model = load_model(cfg, checkpoint)
     graph = build_graph(model, task, what, dynamic)
     set_plain_path(model)
-    height, width = shape or default_shape(cfg, task)
     # torch.export specialises an axis of size 1: trace the dynamic batch with two images.
     input_shape = (2, 3, height, width)
     inputs = torch.randn(*input_shape, generator=torch.Generator().manual_seed(0))

@@ -105,7 +105,7 @@ def prepare_inputs(
     )
     shape = onnx_model.input_shape[2:] if onnx_model is not None else None
     fixed = shape is not None and all(isinstance(side, int) for side in shape)
-    preprocessor = model.data_preprocessor
+    preprocessor: Any = model.data_preprocessor
     if fixed and TASKS[cfg.default_scope] == 'segmentation':
         preprocessor.test_cfg = dict(size=tuple(shape))  # type: ignore[arg-type]
     with torch.no_grad():
@@ -126,22 +126,20 @@ def predict_pytorch(model: nn.Module, data: dict[str, Any]) -> list[Any]:
 
 
 @contextlib.contextmanager
-def _onnx_features(model: nn.Module, onnx_model: OnnxModel) -> Iterator[None]:
+def _onnx_features(model: Any, onnx_model: OnnxModel) -> Iterator[None]:
     """Make ``model.extract_feat`` return ONNX Runtime's features for the duration."""
 
     def extract_feat(inputs: torch.Tensor, *args: Any, **kwargs: Any) -> tuple:
         return tuple(torch.from_numpy(out) for out in onnx_model(inputs))
 
-    model.extract_feat = extract_feat  # type: ignore[method-assign]
+    model.extract_feat = extract_feat
     try:
         yield
     finally:
         del model.extract_feat
 
 
-def predict_onnx(
-    cfg: Config, model: nn.Module, onnx_model: OnnxModel, data: dict[str, Any]
-) -> list[Any]:
+def predict_onnx(cfg: Config, model: Any, onnx_model: OnnxModel, data: dict[str, Any]) -> list[Any]:
     """Predict with ONNX Runtime and the model's own post-processing.
 
     A whole classifier's logits go through its head's post-processing (softmax, arg-max), a

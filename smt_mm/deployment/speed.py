@@ -14,7 +14,7 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -52,11 +52,11 @@ class SpeedCase:
 def build_case(case: SpeedCase) -> nn.Module:
     """The PyTorch module of a case, on SMT's default path, in eval mode (seeded weights)."""
     if case.model in BACKBONES:
-        cfg = copy.deepcopy(BACKBONES[case.model])
-        if cfg.pop('type') != 'SMT':
+        spec = copy.deepcopy(BACKBONES[case.model])
+        if spec.pop('type') != 'SMT':
             raise ValueError(f'{case.model!r} is not an SMT backbone of the benchmark')
         torch.manual_seed(0)
-        return SMT(**cfg).eval()
+        return SMT(**spec).eval()
     cfg, model = load_model(case.model)
     return build_graph(model, TASKS[cfg.default_scope], case.what, dynamic=False).eval()
 
@@ -102,7 +102,8 @@ def run_onnx_benchmark(
         inputs = torch.randn(case.batch, 3, case.height, case.width)
         path = osp.join(work_dir, f'{case.name.split()[0]}_{case.height}x{case.width}.onnx')
         _set_path(module, False)
-        export_graph(module, inputs.expand(2, -1, -1, -1).clone(), path, ['out'], False, exporter)
+        sample = inputs if case.batch > 1 else inputs.repeat(2, 1, 1, 1)  # a dynamic batch
+        export_graph(module, sample, path, ['out'], False, exporter)
         _set_path(module, 'auto')
         prepared.append((case, module, inputs, OnnxModel(path, settings.threads)))
     times: list[dict[str, list[float]]] = [dict(pytorch=[], onnxruntime=[]) for _ in cases]
@@ -115,7 +116,8 @@ def run_onnx_benchmark(
                 log(f'[round {index + 1}/{settings.rounds}] {case.name}')
             with torch.no_grad():
                 ours = _time(functools.partial(module, inputs), settings)
-            theirs = _time(functools.partial(onnx_model, inputs.numpy()), settings)
+            run_onnx = cast(Callable[[], None], functools.partial(onnx_model, inputs.numpy()))
+            theirs = _time(run_onnx, settings)
             record['pytorch'] += ours['times_s']
             record['onnxruntime'] += theirs['times_s']
             ratios.append(theirs['median_s'] / ours['median_s'])

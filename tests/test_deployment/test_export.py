@@ -20,7 +20,6 @@ from smt_mm.deployment import (
     predict_onnx,
     predict_pytorch,
     prepare_inputs,
-    verify_onnx,
 )
 from smt_mm.models.backbones.smt import SMT
 from smt_mm.toydata import generate_ade20k, generate_coco, generate_imagenet
@@ -111,10 +110,8 @@ def test_classifier_export_tool_same_labels(tmp_path, images, load_tool, capsys)
     printed = capsys.readouterr().out
     assert 'classification model (any batch, height x width 32x32' in printed
     assert 'classification, 2 image(s): same predictions (labels_equal 2' in printed
-    cfg, model = load_model(CONFIGS['classification'])
-    check = verify_onnx(cfg, model, OnnxModel(out), images['classification'])
-    assert check.max_abs_diff[0] <= ATOL and check.agreement.same
-    assert check.predictions[0].pred_score.shape == (4,)
+    assert max(_printed_diffs(printed)) <= ATOL
+    assert OnnxModel(out).output_names == ['logits']
 
 
 def test_segmentor_fixed_shape_same_label_maps(tmp_path, images, load_tool, capsys):
@@ -123,16 +120,19 @@ def test_segmentor_fixed_shape_same_label_maps(tmp_path, images, load_tool, caps
     result = export_onnx(config, str(tmp_path / 'seg.onnx'))
     assert result.input_shape == (2, 3, 128, 128)
     assert result.output_names == ['logits', 'labels']
-    cfg, model = load_model(config)
-    check = verify_onnx(cfg, model, OnnxModel(result.path), images['segmentation'])
-    assert max(check.max_abs_diff) <= ATOL
-    assert check.agreement.same, check.agreement.summary()
-    assert check.predictions[0].pred_sem_seg.shape == (128, 128)
     tool = load_tool('tools/deployment/onnx_inference.py')
     tool.main([result.path, config, '--images', *images['segmentation']])
     printed = capsys.readouterr().out
     assert f'{images["segmentation"][0]}: ' in printed
+    assert 'on 2x3x128x128: max abs diff logits' in printed
+    assert max(_printed_diffs(printed)) <= ATOL
     assert 'segmentation, 2 image(s): same predictions' in printed
+
+
+def _printed_diffs(printed: str) -> list[float]:
+    """The differences of the tools' ``max abs diff NAME VALUE, ...`` line."""
+    line = printed.split('max abs diff ')[1].splitlines()[0]
+    return [float(item.split()[-1]) for item in line.split(',')]
 
 
 def test_unsupported_requests_fail_clearly(tmp_path, images):
@@ -154,7 +154,10 @@ def test_unsupported_requests_fail_clearly(tmp_path, images):
 def test_fixed_shape_file_metadata_and_wrong_image_size(tmp_path, images):
     """The metadata records the preprocessing; other image sizes are refused with the fix."""
     result = export_onnx(
-        CONFIGS['classification'], str(tmp_path / 'cls.onnx'), (48, 48), exporter='torchscript'
+        CONFIGS['classification'],
+        str(tmp_path / 'cls.onnx'),
+        shape=(48, 48),
+        exporter='torchscript',
     )
     onnx_model = OnnxModel(result.path)
     meta = onnx_model.metadata

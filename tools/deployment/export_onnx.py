@@ -20,8 +20,8 @@ from mmengine.config import DictAction
 import smt_mm  # noqa: F401  (registers SMT)
 from smt_mm.deployment import (
     DEFAULT_OPSET,
+    EXPORT_PARTS,
     EXPORTERS,
-    WHATS,
     ExportError,
     OnnxModel,
     describe,
@@ -61,7 +61,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         '--what',
-        choices=WHATS,
+        choices=EXPORT_PARTS,
         default='model',
         help='the whole model, or the backbone + neck (default: model)',
     )
