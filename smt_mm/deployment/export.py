@@ -148,6 +148,9 @@ def set_plain_path(model: nn.Module) -> int:
 def read_config(config: str | Config, cfg_options: Mapping | None = None) -> Config:
     """Read a config of one of the :data:`TASKS` scopes and merge the overrides.
 
+    A top-level ``data_preprocessor`` (mmpretrain's configs) goes into the model, as mmengine's
+    ``Runner`` puts it.
+
     Raises:
         ExportError: If the config's scope is not one of :data:`TASKS`.
         FileNotFoundError: If the config does not exist.
@@ -161,6 +164,8 @@ def read_config(config: str | Config, cfg_options: Mapping | None = None) -> Con
     scope = config.get('default_scope')
     if scope not in TASKS:
         raise ExportError(f'default_scope={scope!r}: the export serves the scopes {list(TASKS)}')
+    if config.get('data_preprocessor') is not None:  # as mmengine's Runner builds the model
+        config.model.setdefault('data_preprocessor', config.data_preprocessor)
     return config
 
 
