@@ -2,7 +2,9 @@
 
 Importing smt_mm here registers the backbone and the safe checkpoint loader for every test.
 Test modules that need the root at import time (to list configs for ``parametrize``) import
-:data:`REPO_ROOT` from here; tests use the ``repo_root`` and ``load_tool`` fixtures.
+:data:`REPO_ROOT` from here; tests use the ``repo_root`` and ``load_tool`` fixtures. The trained
+toy models (``toy_detection_run``, ``toy_segmentation_run``, ``toy_classification_run``: see
+``toy_runs.py``) are trained once per session, for every slow test that needs one.
 """
 
 import importlib.util
@@ -11,6 +13,7 @@ import re
 from types import ModuleType
 
 import pytest
+from toy_runs import ToyRun, train_classification, train_detection, train_segmentation
 
 import smt_mm  # noqa: F401
 
@@ -38,3 +41,21 @@ def fixture_repo_root() -> str:
 def fixture_load_tool():
     """:func:`load_tool`: a script of ``tools/`` imported as a module."""
     return load_tool
+
+
+@pytest.fixture(scope='session')
+def toy_detection_run(tmp_path_factory) -> ToyRun:
+    """SMT-T Mask R-CNN trained on the toy COCO (slow: train once, share)."""
+    return train_detection(str(tmp_path_factory.mktemp('toy_detection')))
+
+
+@pytest.fixture(scope='session')
+def toy_segmentation_run(tmp_path_factory) -> ToyRun:
+    """SMT-T UPerNet trained on the toy ADE20K (slow: train once, share)."""
+    return train_segmentation(str(tmp_path_factory.mktemp('toy_segmentation')))
+
+
+@pytest.fixture(scope='session')
+def toy_classification_run(tmp_path_factory) -> ToyRun:
+    """SMT-T classifier trained on the toy ImageNet (slow: train once, share)."""
+    return train_classification(str(tmp_path_factory.mktemp('toy_classification')))

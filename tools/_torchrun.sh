@@ -8,14 +8,30 @@ set -euo pipefail
 SCRIPT=$1
 PROCS=$2
 TOOLS="$(dirname "$0")"
+PY="${PYTHON:-python}"
+MASTER_PORT="${PORT:-29500}"
+LAUNCHER="dist_${SCRIPT%.py}.sh"
+
+if ! "$PY" -c 'import torch' >/dev/null 2>&1; then
+    echo "error: '$PY' cannot import torch (not found, or not the environment of this project)." >&2
+    echo "  Point PYTHON= at the interpreter of the environment, e.g." >&2
+    echo "  PYTHON=.venv/bin/python bash tools/$LAUNCHER ..." >&2
+    exit 1
+fi
+# The master (node rank 0) listens on PORT: fail now, not after a timeout, when it is taken.
+if [ "${NODE_RANK:-0}" = 0 ] && (exec 3<>"/dev/tcp/127.0.0.1/$MASTER_PORT") 2>/dev/null; then
+    echo "error: port $MASTER_PORT is in use (another distributed run on this machine?)." >&2
+    echo "  Choose a free one with PORT=, e.g. PORT=$((MASTER_PORT + 1)) bash tools/$LAUNCHER ..." >&2
+    exit 1
+fi
 
 PYTHONPATH="$TOOLS/..${PYTHONPATH:+:$PYTHONPATH}" \
-exec "${PYTHON:-python}" -m torch.distributed.run \
+exec "$PY" -m torch.distributed.run \
     --nnodes="${NNODES:-1}" \
     --node_rank="${NODE_RANK:-0}" \
     --master_addr="${MASTER_ADDR:-127.0.0.1}" \
     --nproc_per_node="$PROCS" \
-    --master_port="${PORT:-29500}" \
+    --master_port="$MASTER_PORT" \
     "$TOOLS/$SCRIPT" \
     "${@:3}" \
     --launcher pytorch

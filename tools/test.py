@@ -4,6 +4,8 @@ Same command line as mmdet's ``tools/test.py``:
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--tta] [--show-dir DIR]
                                            [--out FILE] [--cfg-options KEY=VALUE ...]
 
+The checkpoint must fit the model exactly (``--non-strict`` loads what matches, with warnings);
+an empty test set or an evaluation without metrics fails (exit status 1, no JSON written).
 The metrics are also written to ``<work_dir>/eval_<timestamp>.json``:
 ``{"config", "checkpoint", "tta", "scope", "timestamp", "finished", "metrics": {...}}``.
 """
@@ -11,7 +13,7 @@ The metrics are also written to ``<work_dir>/eval_<timestamp>.json``:
 import argparse
 
 from smt_mm.apis import load_config, test_model
-from smt_mm.apis.cli import exit_on_config_path_error, parse_tool_args
+from smt_mm.apis.cli import exit_on_user_error, parse_tool_args
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -35,12 +37,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         '--tta', action='store_true', help='test-time augmentation (tta_model, tta_pipeline)'
     )
+    parser.add_argument(
+        '--non-strict',
+        action='store_true',
+        help='load the checkpoint even if its keys or shapes differ from the model (an '
+        'intentional partial load; mismatches are only warned about)',
+    )
     return parse_tool_args(parser, argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    with exit_on_config_path_error():
+    with exit_on_user_error():
         cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
         test_model(
             cfg,
@@ -50,6 +58,7 @@ def main(argv: list[str] | None = None) -> None:
             show=args.show,
             wait_time=args.wait_time,
             out=args.out,
+            strict=not args.non_strict,
         )
 
 

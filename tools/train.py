@@ -1,14 +1,17 @@
 """Train a model of mmdet, mmseg or mmpretrain (the config's ``default_scope`` decides).
 
 Same command line as mmdet's ``tools/train.py``:
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT] | --auto-resume] [--amp]
                                  [--cfg-options KEY=VALUE ...] [--launcher pytorch]
+
+Errors that say what to fix (an unknown ``--cfg-options`` key, nothing to resume, a locked work
+dir, a diverged loss, ...) are printed as ``error: ...`` with exit status 1.
 """
 
 import argparse
 
 from smt_mm.apis import load_config, prepare_train_config, train_model
-from smt_mm.apis.cli import exit_on_config_path_error, parse_tool_args
+from smt_mm.apis.cli import exit_on_user_error, parse_tool_args
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -21,22 +24,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         '--auto-scale-lr', action='store_true', help='scale the lr by the actual batch size'
     )
-    parser.add_argument(
+    resume = parser.add_mutually_exclusive_group()
+    resume.add_argument(
         '--resume',
         nargs='?',
         type=str,
         const='auto',
-        help='resume from this checkpoint; without a path, from the latest checkpoint in '
-        'the work dir',
+        help='resume from this checkpoint; without a path, from the newest intact checkpoint '
+        'in the work dir (fails when there is none)',
+    )
+    resume.add_argument(
+        '--auto-resume',
+        action='store_true',
+        help='resume from the newest intact checkpoint in the work dir if there is one, else '
+        'start from scratch (for jobs that are restarted)',
     )
     return parse_tool_args(parser, argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    with exit_on_config_path_error():
+    resume = 'auto' if args.auto_resume else args.resume
+    with exit_on_user_error():
         cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
-        prepare_train_config(cfg, args.amp, args.resume, args.auto_scale_lr)
+        prepare_train_config(
+            cfg, args.amp, resume, args.auto_scale_lr, start_fresh_if_none=args.auto_resume
+        )
         train_model(cfg)
 
 

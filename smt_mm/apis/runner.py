@@ -8,10 +8,16 @@ mmseg 1.x, mmpretrain 1.x), with three additions:
 * without a GPU, distributed runs use the ``gloo`` backend and CPU process groups, so
   ``tools/dist_train.sh CONFIG 2`` works on a laptop;
 * :func:`test_model` writes its metrics to ``<work_dir>/eval_<timestamp>.json``.
+
+and the reliability checks of docs "When things go wrong" (README): unknown ``--cfg-options``
+keys and mismatched neck widths fail at start, ``--resume`` fails when there is nothing to
+resume and skips truncated checkpoints, test checkpoints must fit the model, empty test sets
+and empty metrics fail, distributed runs time out after :data:`DIST_TIMEOUT` seconds.
 """
 
 import datetime
 import json
+import math
 import os
 import os.path as osp
 import time
@@ -23,10 +29,16 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from ..engine import RunError, WorkDirLock, find_resume_checkpoint
+from ..engine.workdir import describe_resume_search
 from .checks import check_config_paths
+from .options import check_cfg_options, check_neck_channels
 from .scopes import add_dump_results, apply_tta, enable_visualization, get_scope
 
 LAUNCHERS: tuple[str, ...] = ('none', 'pytorch', 'slurm', 'mpi')
+#: Seconds a distributed collective waits for the other ranks before the run fails
+#: (``env_cfg.dist_cfg.timeout`` overrides it; torch's default for gloo is 30 minutes).
+DIST_TIMEOUT = 600
 
 
 def load_config(
@@ -51,6 +63,9 @@ def load_config(
     Raises:
         FileNotFoundError: If ``config`` does not exist.
         ValueError: If the launcher or the config's ``default_scope`` is not supported.
+        ConfigCheckError: If a ``cfg_options`` key is unknown (see
+            :func:`~smt_mm.apis.options.check_cfg_options`) or the neck's ``in_channels``
+            do not match an SMT backbone.
     """
     if not osp.isfile(config):
         raise FileNotFoundError(f'config file not found: {config}')
@@ -58,8 +73,10 @@ def load_config(
         raise ValueError(f'launcher must be one of {LAUNCHERS}, got {launcher!r}')
     cfg = Config.fromfile(config)
     if cfg_options:
+        check_cfg_options(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
     get_scope(cfg)
+    check_neck_channels(cfg)
     cfg.launcher = launcher
     if work_dir is not None:
         cfg.work_dir = work_dir
@@ -117,6 +134,10 @@ def _init_cpu_process_group(launcher: str, backend: str, timeout: float | None) 
 def setup_device(cfg: Config) -> None:
     """Adapt a distributed config to a machine without GPU (no-op with a GPU or one process).
 
+    Every distributed run: a collective waits at most ``env_cfg.dist_cfg.timeout`` seconds
+    (:data:`DIST_TIMEOUT` unless the config sets it), so a rank whose peers died fails instead
+    of waiting for torch's 30 minutes.
+
     Without CUDA: the ``gloo`` backend (``env_cfg.dist_cfg.backend``), a CPU process group,
     ``MMDistributedDataParallel`` without ``device_ids``, and plain BN instead of SyncBN (which
     needs CUDA), each reported in the log.
@@ -124,10 +145,13 @@ def setup_device(cfg: Config) -> None:
     Args:
         cfg (Config): The loaded config (``launcher`` set), changed in place.
     """
-    if cfg.launcher == 'none' or torch.cuda.is_available():
+    if cfg.launcher == 'none':
         return
     env_cfg = cfg.setdefault('env_cfg', ConfigDict())
     dist_cfg = env_cfg.setdefault('dist_cfg', ConfigDict())
+    dist_cfg.setdefault('timeout', DIST_TIMEOUT)
+    if torch.cuda.is_available():
+        return
     if dist_cfg.get('backend', 'nccl') != 'gloo':
         print_log(f'no GPU: distributed backend {dist_cfg.get("backend", "nccl")} -> gloo')
         dist_cfg['backend'] = 'gloo'
@@ -155,6 +179,14 @@ def build_runner(cfg: Config) -> Runner:
     return Runner.from_cfg(cfg)
 
 
+def _add_hook(cfg: Config, hook_type: str) -> None:
+    """Add ``dict(type=hook_type)`` to the config's ``custom_hooks`` unless it is there."""
+    hooks = list(cfg.get('custom_hooks') or [])
+    if not any(isinstance(hook, dict) and hook.get('type') == hook_type for hook in hooks):
+        hooks.append(ConfigDict(type=hook_type))
+    cfg.custom_hooks = hooks
+
+
 def _checked_runner(cfg: Config, mode: str) -> Runner:
     """Check the config's paths for ``mode``, adapt it to the device and build its runner."""
     check_config_paths(cfg, mode)
@@ -167,6 +199,7 @@ def prepare_train_config(
     amp: bool = False,
     resume: str | None = None,
     auto_scale_lr: bool = False,
+    start_fresh_if_none: bool = False,
 ) -> Config:
     """Apply the training command-line switches to a loaded config.
 
@@ -174,10 +207,15 @@ def prepare_train_config(
         cfg (Config): The config from :func:`load_config`, changed in place.
         amp (bool): Mixed-precision training (``AmpOptimWrapper``, dynamic loss scale); needs
             a CUDA GPU. Defaults to False.
-        resume (str, optional): ``'auto'`` resumes from the latest checkpoint of the work dir,
-            a path from that checkpoint, None starts afresh. Defaults to None.
+        resume (str, optional): ``'auto'`` resumes from the newest intact checkpoint of the
+            work dir (:func:`~smt_mm.engine.find_resume_checkpoint`: ``last_checkpoint``,
+            else the newest ``epoch_N`` / ``iter_N`` file; truncated files are skipped with a
+            warning), a path from that checkpoint, None starts afresh. Defaults to None.
         auto_scale_lr (bool): Scale the learning rate by the actual batch size over
             ``auto_scale_lr.base_batch_size``. Defaults to False.
+        start_fresh_if_none (bool): With ``resume='auto'``, start from scratch when the work
+            dir holds no checkpoint (jobs that are restarted: preemption, requeue) instead of
+            failing. Defaults to False.
 
     Returns:
         Config: ``cfg``.
@@ -185,6 +223,8 @@ def prepare_train_config(
     Raises:
         RuntimeError: If ``amp`` is asked for without a CUDA GPU.
         KeyError: If ``auto_scale_lr`` is asked for and the config has no ``auto_scale_lr``.
+        RunError: If ``resume='auto'`` finds no intact checkpoint in the work dir (and
+            ``start_fresh_if_none`` is False); the message says where it looked.
     """
     if amp:
         if not torch.cuda.is_available():
@@ -203,8 +243,22 @@ def prepare_train_config(
             raise KeyError('--auto-scale-lr needs auto_scale_lr.base_batch_size in the config')
         cfg.auto_scale_lr.enable = True
     if resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
+        found = find_resume_checkpoint(cfg.work_dir)
+        if found is None and not start_fresh_if_none:
+            raise RunError(
+                f'--resume: nothing to resume in the work dir {osp.abspath(cfg.work_dir)} '
+                f'(looked for {describe_resume_search(cfg.work_dir)}, intact ones). Check '
+                '--work-dir (by default work_dirs/<config name>), pass a checkpoint '
+                '(--resume PATH), or use --auto-resume to start from scratch when there is '
+                'nothing to resume.'
+            )
+        if found is None:
+            print_log(f'nothing to resume in {cfg.work_dir}: training from scratch')
+            cfg.resume = False
+        else:
+            print_log(f'resuming from {found}')
+            cfg.resume = True
+        cfg.load_from = found
     elif resume is not None:
         cfg.resume = True
         cfg.load_from = resume
@@ -221,11 +275,20 @@ def train_model(cfg: Config) -> Runner:
     Returns:
         Runner: The runner after training (its ``model`` holds the trained weights).
 
+    The run also checks its training data (:class:`~smt_mm.engine.TrainDataCheckHook`).
+
     Raises:
         ConfigPathError: If a checkpoint or dataset path of the config does not exist.
+        RunError: If the work dir is locked by another run, the loss becomes NaN or infinite,
+            or a label map holds values outside the classes.
     """
+    _add_hook(cfg, 'TrainDataCheckHook')
     runner = _checked_runner(cfg, 'train')
-    runner.train()
+    try:
+        runner.train()
+    finally:  # on an error too: the next run need not take over a stale lock
+        if get_rank() == 0:
+            WorkDirLock(runner.work_dir).release()
     return runner
 
 
@@ -255,6 +318,42 @@ def write_eval_json(path: str, record: dict) -> str:
     return path
 
 
+def _test_set_name(cfg: Config) -> str:
+    dataset = cfg.test_dataloader.get('dataset', {})
+    root, ann_file = dataset.get('data_root') or '', dataset.get('ann_file') or ''
+    return osp.join(root, ann_file) if ann_file else root
+
+
+def _check_test_set(runner: Runner, cfg: Config) -> None:
+    """Fail before testing when the test set is empty (builds the test loop)."""
+    empty = RunError(
+        f'the test set is empty ({_test_set_name(cfg)}): nothing to evaluate. Check '
+        'test_dataloader.dataset (data_root, ann_file, data_prefix) and metainfo.classes.'
+    )
+    try:
+        size = len(runner.test_dataloader.dataset)
+    except ValueError as err:  # mmengine's serialisation of an empty data list
+        if 'need at least one array to concatenate' in str(err):
+            raise empty from err
+        raise
+    if size == 0:
+        raise empty
+
+
+def _check_metrics(cfg: Config, metrics: dict) -> None:
+    """Fail when the evaluation measured nothing (no metric, or only -1 / NaN)."""
+    where = _test_set_name(cfg)
+    plain = {str(k): _to_builtin(v) for k, v in metrics.items()}
+    values = [v for v in plain.values() if isinstance(v, int | float)]
+    if not any(math.isfinite(v) and v != -1 for v in values):
+        found = json.dumps(plain)
+        raise RunError(
+            f'the evaluation measured nothing (metrics: {found}; -1 and NaN mean "no ground '
+            f'truth"): the test set ({where}) has no annotations the evaluator can use. Check '
+            'the annotation file and that metainfo.classes names its categories.'
+        )
+
+
 def test_model(
     cfg: Config,
     checkpoint: str,
@@ -263,6 +362,7 @@ def test_model(
     show: bool = False,
     wait_time: float = 2.0,
     out: str | None = None,
+    strict: bool = True,
 ) -> tuple[dict, str | None]:
     """Apply the switches, check the paths, evaluate, and write the metrics JSON.
 
@@ -287,14 +387,23 @@ def test_model(
         wait_time (float): Seconds each shown picture stays. Defaults to 2.0.
         out (str, optional): Also dump the raw predictions there
             (see :func:`~smt_mm.apis.scopes.add_dump_results`). Defaults to None.
+        strict (bool): The checkpoint's keys and shapes must match the model exactly
+            (:class:`~smt_mm.engine.SMTCheckpointHook`); False loads what matches, as
+            mmengine does, with warnings (``tools/test.py --non-strict``: intentional partial
+            loads). Defaults to True.
 
     Returns:
         tuple[dict, str | None]: The metrics and the JSON file (None on ranks other than 0).
 
     Raises:
         ConfigPathError: If the checkpoint or a test dataset path does not exist.
+        CheckpointMismatchError: If ``strict`` and the checkpoint does not fit the model.
+        RunError: If the test set is empty or the evaluation gave no metric (nothing is
+            written then).
     """
     cfg.load_from = checkpoint
+    if strict:
+        _add_hook(cfg, 'SMTCheckpointHook')
     if show or show_dir:
         enable_visualization(cfg, show_dir, show, wait_time)
     if tta:
@@ -302,7 +411,9 @@ def test_model(
     if out is not None:
         add_dump_results(cfg, out)
     runner = _checked_runner(cfg, 'test')
+    _check_test_set(runner, cfg)
     metrics = runner.test()
+    _check_metrics(cfg, metrics)
     if get_rank() != 0:
         return metrics, None
     record = dict(

@@ -1,5 +1,19 @@
 """Runner extensions of smt_mm: hooks registered in mmengine's root ``HOOKS`` registry."""
 
-from .hooks import SMTCheckpointHook
+from .checkpoint_hook import SafeCheckpointHook, install_safe_checkpoint_hook
+from .errors import RunError
+from .hooks import CheckpointMismatchError, SMTCheckpointHook, TrainDataCheckHook, check_state_dict
+from .workdir import WorkDirLock, find_resume_checkpoint, is_intact_checkpoint
 
-__all__ = ['SMTCheckpointHook']
+__all__ = [
+    'CheckpointMismatchError',
+    'RunError',
+    'SMTCheckpointHook',
+    'SafeCheckpointHook',
+    'TrainDataCheckHook',
+    'WorkDirLock',
+    'check_state_dict',
+    'find_resume_checkpoint',
+    'install_safe_checkpoint_hook',
+    'is_intact_checkpoint',
+]

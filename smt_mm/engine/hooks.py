@@ -4,11 +4,13 @@ import re
 
 import torch
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
+from mmengine.logging import print_log
+from mmengine.model import BaseTTAModel, is_model_wrapper
 from mmengine.registry import HOOKS
 from mmengine.runner import Runner
 
 from ..models.utils import convert_official_smt
+from .errors import RunError
 
 # mmengine strips this from checkpoint keys before loading them into the model.
 _MODULE_PREFIX = re.compile(r'^module\.')
@@ -46,13 +48,22 @@ class SMTCheckpointHook(Hook):
 
         Raises:
             ValueError: If a checkpoint without ``'state_dict'`` is not an SMT state dict.
-            KeyError: If keys are missing or unexpected, or shapes differ; the message lists
-                them.
+            CheckpointMismatchError: If keys are missing or unexpected, or shapes differ; the
+                message lists them.
         """
         if 'state_dict' not in checkpoint:
             checkpoint['state_dict'] = convert_official_smt(checkpoint, keep_head=True)
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model = runner.model
+        if is_model_wrapper(model) or isinstance(model, BaseTTAModel):
+            model = model.module
         check_state_dict(model, checkpoint['state_dict'])
+
+
+class CheckpointMismatchError(KeyError):
+    """Raised when a checkpoint's keys or shapes do not fit the model (the message lists them)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ''
 
 
 def check_state_dict(model: torch.nn.Module, state_dict: dict) -> None:
@@ -63,7 +74,8 @@ def check_state_dict(model: torch.nn.Module, state_dict: dict) -> None:
         state_dict (dict): The state dict; keys may carry DDP's ``module.`` prefix.
 
     Raises:
-        KeyError: If keys are missing or unexpected, or shapes differ; the message lists them.
+        CheckpointMismatchError: A ``KeyError`` raised if keys are missing or unexpected, or
+            shapes differ; the message lists them.
     """
     expected = model.state_dict()
     given = {_MODULE_PREFIX.sub('', k): v for k, v in state_dict.items()}
@@ -75,11 +87,82 @@ def check_state_dict(model: torch.nn.Module, state_dict: dict) -> None:
         if k in given and tuple(given[k].shape) != tuple(v.shape)
     ]
     if missing or unexpected or mismatched:
-        raise KeyError(
+        raise CheckpointMismatchError(
             f'The checkpoint does not fit the model: {len(missing)} missing, '
             f'{len(unexpected)} unexpected keys, {len(mismatched)} shape mismatches. To start '
             'only the backbone from a checkpoint, use model.backbone.init_cfg=dict(type='
-            "'Pretrained', checkpoint=PATH, prefix='backbone.') instead of load_from.\n"
-            f'missing keys: {missing}\nunexpected keys: {unexpected}\n'
-            f'shape mismatches: {mismatched}'
+            "'Pretrained', checkpoint=PATH, prefix='backbone.') instead of load_from; to load "
+            'the matching part on purpose, test with tools/test.py --non-strict.\n'
+            f'missing keys: {_listing(missing)}\nunexpected keys: {_listing(unexpected)}\n'
+            f'shape mismatches: {_listing(mismatched)}'
         )
+
+
+def _listing(keys: list[str], limit: int = 20) -> str:
+    """The first ``limit`` keys, and how many more."""
+    return str(keys[:limit]) + (f' ... and {len(keys) - limit} more' if len(keys) > limit else '')
+
+
+@HOOKS.register_module()
+class TrainDataCheckHook(Hook):
+    """Check the training data the model is about to learn from.
+
+    * Before training: warns when a detection dataset (mmdet, ``instances`` per image) holds no
+      annotated object at all (e.g. a COCO file with an empty ``annotations`` list): the model
+      would learn background only, and the test would report -1.
+    * Before each iteration: a segmentation label map (mmseg, ``gt_sem_seg``) with values that
+      are neither a class nor the ignore index fails with the file's name (the loss would fail
+      later with an index error naming no file, or on CUDA with a device-side assert).
+
+    ``tools/train.py`` adds it to every run; with a toolbox's own ``tools/train.py`` add
+    ``custom_hooks = [dict(type='TrainDataCheckHook')]`` to the config.
+    """
+
+    priority = 'VERY_HIGH'
+
+    def before_train(self, runner: Runner) -> None:
+        """Warn when the training set has images but no annotated object."""
+        dataset = runner.train_dataloader.dataset
+        if not hasattr(dataset, 'get_data_info') or len(dataset) == 0:
+            return
+        if 'instances' not in dataset.get_data_info(0):
+            return
+        for index in range(len(dataset)):
+            if dataset.get_data_info(index)['instances']:
+                return
+        print_log(
+            f'the training set has {len(dataset)} images and not one annotated object '
+            f'(ann_file: {getattr(dataset, "ann_file", "?")}): the model can only learn '
+            'background. Check the annotation file (an empty "annotations" list?) and the '
+            'dataset classes (metainfo.classes must name the categories of the file).',
+            logger='current',
+            level=30,
+        )
+
+    def before_train_iter(
+        self, runner: Runner, batch_idx: int, data_batch: dict | None = None
+    ) -> None:
+        """Fail on segmentation labels outside the classes, naming the label file."""
+        if not isinstance(data_batch, dict):
+            return
+        samples = data_batch.get('data_samples') or []
+        if not samples or not hasattr(samples[0], 'gt_sem_seg'):
+            return
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        head = getattr(model, 'decode_head', None)
+        num_classes = getattr(head, 'num_classes', None)
+        if num_classes is None:
+            return
+        ignore_index = getattr(head, 'ignore_index', 255)
+        for sample in samples:
+            labels = sample.gt_sem_seg.data
+            bad = ((labels < 0) | (labels >= num_classes)) & (labels != ignore_index)
+            if bad.any():
+                values = sorted({int(v) for v in labels[bad].unique()[:10]})
+                raise RunError(
+                    f'label map {sample.metainfo.get("seg_map_path", "?")} has values {values} '
+                    f'outside the {num_classes} classes (0-{num_classes - 1}) and the ignore '
+                    f'index {ignore_index}. Check reduce_zero_label (on when value 0 means '
+                    '"unlabelled"), the number of classes (model.decode_head.num_classes) and '
+                    'that the label maps are single-channel class indices, not colour images.'
+                )

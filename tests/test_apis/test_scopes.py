@@ -100,8 +100,8 @@ def test_out_dumps_like_the_scope(scope, tmp_path):
 
 def test_train_switches():
     cfg = load_config(TOY)
-    prepare_train_config(cfg, resume='auto')
-    assert cfg.resume is True and cfg.load_from is None
+    prepare_train_config(cfg, resume='auto', start_fresh_if_none=True)  # nothing to resume
+    assert cfg.resume is False and cfg.load_from is None
     prepare_train_config(cfg, resume='some.pth', auto_scale_lr=True)
     assert cfg.load_from == 'some.pth' and cfg.auto_scale_lr.enable
     if not torch.cuda.is_available():

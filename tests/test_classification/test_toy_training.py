@@ -5,16 +5,15 @@ the checkpoint it writes starts the backbones of the detection and segmentation 
 import glob
 import json
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 import torch
 from conftest import REPO_ROOT
 from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
+from toy_runs import run_tool
 
-from smt_mm.toydata import generate_imagenet, toy_classes
+from smt_mm.toydata import toy_classes
 from smt_mm.utils import safe_torch_load
 
 ROOT = REPO_ROOT
@@ -22,19 +21,12 @@ CONFIG = osp.join(ROOT, 'configs', 'classification', 'smt_t_toy.py')
 DETECTION_TOY = osp.join(ROOT, 'configs', 'detection', 'mask_rcnn_smt_t_toy.py')
 SEGMENTATION_TOYS = sorted(glob.glob(osp.join(ROOT, 'configs', 'segmentation', '*smt_t*toy*.py')))
 
-NUM_TRAIN, NUM_VAL = 150, 25  # images per class
 CHANCE = 100 / len(toy_classes())
-# Measured with the same recipe (SMT-T, 32 px, 150 images per class, batch 16, 3 epochs, AdamW
-# 5e-4) in a plain PyTorch loop on one CPU thread: top-1 54 % after training, 25 % = chance (what
-# the untrained model scores). Asserted with a wide margin: CPU kernels differ between machines.
+# The shared run (toy_runs.train_classification). Measured with the same recipe (SMT-T, 32 px, 150
+# images per class, batch 16, 3 epochs, AdamW 5e-4) in a plain PyTorch loop on one CPU thread:
+# top-1 54 % after training, 25 % = chance (what the untrained model scores). Asserted with a wide
+# margin: CPU kernels differ between machines.
 TOP1_FLOOR = 40.0
-
-
-def run_tool(*args: str) -> None:
-    result = subprocess.run(
-        [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
 def data_options(data_root: str) -> list[str]:
@@ -55,19 +47,11 @@ def evaluate(checkpoint: str, data_root: str, work_dir: str) -> float:
         return json.load(f)['metrics']['accuracy/top1']
 
 
-@pytest.fixture(scope='module')
-def trained(tmp_path_factory):
-    """Train the toy classifier once with tools/train.py; return (checkpoint, data root, tmp)."""
-    tmp = tmp_path_factory.mktemp('toy_classification')
-    data_root = str(tmp / 'toy_imagenet')
-    generate_imagenet(data_root, NUM_TRAIN, NUM_VAL, size=32)
-    work_dir = str(tmp / 'train')
-    run_tool(
-        'tools/train.py', CONFIG, '--work-dir', work_dir, '--cfg-options', *data_options(data_root)
-    )
-    checkpoint = glob.glob(osp.join(work_dir, 'epoch_*.pth'))
-    assert len(checkpoint) == 1, checkpoint
-    return checkpoint[0], data_root, tmp
+@pytest.fixture(name='trained')
+def fixture_trained(toy_classification_run, tmp_path_factory):
+    """The shared run (``toy_runs.train_classification``): (checkpoint, data root, tmp dir)."""
+    run = toy_classification_run
+    return run.checkpoint, run.data_root, tmp_path_factory.mktemp('toy_classification_test')
 
 
 @pytest.mark.slow

@@ -11,15 +11,14 @@ import sys
 import cv2
 import pytest
 from conftest import REPO_ROOT
+from toy_runs import SEGMENTATION_ITERS
 
 from smt_mm.apis.demo import (
     evaluate_checkpoint,
     read_class_iou,
     save_initial_checkpoint,
-    schedule_options,
     toy_data_options,
 )
-from smt_mm.toydata import generate_ade20k
 
 pytestmark = pytest.mark.slow
 
@@ -28,14 +27,13 @@ CONFIG = osp.join(ROOT, 'configs', 'segmentation', 'upernet_smt_t_toy.py')
 TRAIN_PY = osp.join(ROOT, 'tools', 'train.py')
 TEST_PY = osp.join(ROOT, 'tools', 'test.py')
 
-# The demo's run: 120 iterations on its dataset. Measured on this
-# project's 2-core CPU with the demo's data (200 / 50 images, shapes in their category's hue):
-# untrained single-scale mIoU ~4, after 120 iterations mIoU 84.6 with every shape class learnt
-# (IoU circle 97.1, rectangle 93.2, triangle 69.2, star 65.8). On outline-only shapes
+# The shared run (toy_runs.train_segmentation): the demo's 120 iterations on its dataset. Measured
+# on this project's 2-core CPU with the demo's data (200 / 50 images, shapes in their category's
+# hue): untrained single-scale mIoU ~4, after 120 iterations mIoU 84.6 with every shape class
+# learnt (IoU circle 97.1, rectangle 93.2, triangle 69.2, star 65.8). On outline-only shapes
 # (``--shape-only``) the same run learns the background alone (mIoU ~16). The floors keep a wide
-# margin below the measured result and fail a model that learns the background only. (With
-# 80 training / 12 validation images the star class stayed at 0 IoU: hence the demo's dataset.)
-TRAIN_ITERS = 120
+# margin below the measured result and fail a model that learns the background only. (With 80
+# training / 12 validation images the star class stayed at 0 IoU: hence the demo's dataset.)
 MIN_MIOU = 40.0
 MIN_GAIN = 30.0
 MIN_CLASS_IOU = 20.0
@@ -58,28 +56,23 @@ def run(cmd: list[str], check: bool = True) -> subprocess.CompletedProcess:
     return result
 
 
-@pytest.fixture(scope='module')
-def toy_data(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp('toy_ade20k'))
-    generate_ade20k(root)  # the demo's dataset: 200 training, 50 validation images
-    return root, toy_data_options(root)
+@pytest.fixture(name='toy_data')
+def fixture_toy_data(toy_segmentation_run):
+    """The shared run's data root and its config overrides."""
+    return toy_segmentation_run.data_root, toy_segmentation_run.options
 
 
-@pytest.fixture(scope='module')
-def trained(toy_data, tmp_path_factory):
-    _, options = toy_data
-    work_dir = str(tmp_path_factory.mktemp('seg_train'))
-    schedule = schedule_options(TRAIN_ITERS)
-    cmd = [sys.executable, TRAIN_PY, CONFIG, '--work-dir', work_dir]
-    result = run([*cmd, '--cfg-options', *cli(options | schedule)])
-    with open(osp.join(work_dir, 'last_checkpoint')) as f:
-        checkpoint = f.read().strip()
-    return work_dir, checkpoint, result.stdout + result.stderr
+@pytest.fixture(name='trained')
+def fixture_trained(toy_segmentation_run):
+    """The shared run (``toy_runs.train_segmentation``): work dir, checkpoint, its output."""
+    run = toy_segmentation_run
+    with open(osp.join(run.work_dir, 'train_output.log')) as f:
+        return run.work_dir, run.checkpoint, f.read()
 
 
 def test_single_process_training_reverts_syncbn(trained):
     _, checkpoint, log = trained
-    assert osp.isfile(checkpoint) and checkpoint.endswith(f'iter_{TRAIN_ITERS}.pth')
+    assert osp.isfile(checkpoint) and checkpoint.endswith(f'iter_{SEGMENTATION_ITERS}.pth')
     # the heads are configured with SyncBN; mmengine's runner reverts it without distribution
     assert 'SyncBatchNorm (SyncBN) layers in the model will be automatically reverted' in log
     assert 'mIoU' in log  # the validation at the end of training ran

@@ -34,6 +34,7 @@ from the official code:
 
 import math
 import os.path as osp
+import warnings
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -727,17 +728,47 @@ class SMT(BaseModule):
                     m.eval()
         return self
 
+    #: The smallest image side: the stem's stride-2 convolution halves 3 px to 2, which its
+    #: 2x2 stride-2 convolution needs.
+    min_input_size = 3
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        """Reject images the stem cannot embed; warn about NaN / Inf pixels."""
+        height, width = x.shape[-2:]
+        if min(height, width) < self.min_input_size:
+            raise ValueError(
+                f'SMT needs images of at least {self.min_input_size}x{self.min_input_size} '
+                f'pixels (its patch embedding downsamples 4x), got {height}x{width} '
+                f'(input shape {tuple(x.shape)}): resize or pad the input.'
+            )
+        if torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_compiling():
+            return
+        finite = torch.isfinite(x)
+        if not bool(finite.all()):
+            warnings.warn(
+                f'SMT input holds {int((~finite).sum())} NaN or infinite values of '
+                f'{x.numel()}: every output becomes NaN (no detections, one class in '
+                'segmentation). Check the images and the data_preprocessor mean/std.',
+                stacklevel=2,
+            )
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Compute the selected stage outputs.
 
         Args:
-            x (torch.Tensor): Images ``(B, C_in, H, W)``; any H and W (the strided convs round
-                up: stage ``i`` has ``ceil``-like sizes H / 2^(i+2)).
+            x (torch.Tensor): Images ``(B, C_in, H, W)``; any H and W of at least
+                :attr:`min_input_size` (the strided convs round up: stage ``i`` has
+                ``ceil``-like sizes H / 2^(i+2)). NaN or infinite values are warned about:
+                they spread through every layer and empty the predictions.
 
         Returns:
             tuple[torch.Tensor]: One tensor per ``out_indices`` entry: ``(B, C_i, H_i, W_i)``
             for ``'featmap'`` or ``(B, C_i)`` for ``'avg_featmap'``.
+
+        Raises:
+            ValueError: If H or W is smaller than :attr:`min_input_size`.
         """
+        self._check_input(x)
         outs = {}
         for i in range(self.num_stages):
             x = self.patch_embeds[i](x)

@@ -1,0 +1,273 @@
+"""Fault injection through the real tools on the toy configs (issue 18).
+
+Each test reproduces a fault that used to end in exit status 0 with a wrong result, a lost
+checkpoint or a hung worker, and asserts the exit status, the message, and that no checkpoint
+or result was lost. Training runs use the classification toy config on 8 images of 32x32
+(2 iterations per epoch); faults are injected by ``inject.py`` (a SIGKILL mid-save, a pause to
+kill the process in, a diverging loss).
+"""
+
+import glob
+import json
+import os
+import os.path as osp
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from conftest import REPO_ROOT
+from mmengine.model import BaseModel
+
+from smt_mm.apis.demo import toy_data_options
+from smt_mm.engine import is_intact_checkpoint
+from smt_mm.toydata import generate_imagenet
+from smt_mm.utils import safe_torch_load
+
+pytestmark = pytest.mark.slow
+
+CLS_TOY = osp.join(REPO_ROOT, 'configs', 'classification', 'smt_t_toy.py')
+INJECT = osp.join(osp.dirname(osp.abspath(__file__)), 'inject.py')
+QUICK = [
+    'train_dataloader.batch_size=4',
+    'train_dataloader.num_workers=0',
+    'train_dataloader.persistent_workers=False',
+    'train_dataloader.dataset.pipeline.1.prob=0.0',  # no random flip: resumed losses must match
+    'val_dataloader.num_workers=0',
+    'test_dataloader.num_workers=0',
+    'train_cfg.max_epochs=3',
+    'train_cfg.val_interval=100',
+    'default_hooks.logger.interval=1',
+    'default_hooks.checkpoint.interval=1',
+    'default_hooks.checkpoint.max_keep_ckpts=1',
+]
+
+
+@pytest.fixture(scope='module', autouse=True)
+def one_thread():
+    """One torch thread: on a busy 2-core machine two threads wait on each other (~25x)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope='module', name='cls_options')
+def fixture_cls_options(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp('toy_imagenet'))
+    generate_imagenet(root, num_train_per_class=2, num_val_per_class=1, size=32)
+    return [*(f'{k}={v}' for k, v in toy_data_options(root).items()), *QUICK]
+
+
+def _args(work_dir, options, *extra):
+    return [CLS_TOY, '--work-dir', str(work_dir), *extra, '--cfg-options', *options]
+
+
+def _train(load_tool, work_dir, options, *extra):
+    """Train in this process; return the exit message (None on success)."""
+    try:
+        load_tool('tools/train.py').main(_args(work_dir, options, *extra))
+    except SystemExit as exc:
+        return str(exc.code)
+    return None
+
+
+def _spawn(work_dir, options, *extra, **faults):
+    env = {**os.environ, 'PYTHONPATH': REPO_ROOT, 'OMP_NUM_THREADS': '1'}
+    env.update({k: str(v) for k, v in faults.items()})
+    cmd = [sys.executable, INJECT, osp.join(REPO_ROOT, 'tools', 'train.py')]
+    return subprocess.Popen(
+        cmd + _args(work_dir, options, *extra), cwd=REPO_ROOT, env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+
+
+def _wait_for(proc, text, count=1, timeout=240):
+    """Read the process output until ``text`` appeared ``count`` times; return the output."""
+    seen, lines, deadline = 0, [], time.time() + timeout
+    while seen < count:
+        line = proc.stdout.readline()
+        assert line or proc.poll() is None, ''.join(lines[-40:])
+        assert time.time() < deadline, ''.join(lines[-40:])
+        lines.append(line)
+        seen += text in line
+    return ''.join(lines)
+
+
+def _losses(work_dir):
+    """``{iteration: loss}`` from every run logged in ``work_dir``."""
+    losses = {}
+    for run in sorted(os.listdir(work_dir)):
+        path = osp.join(work_dir, run, 'vis_data', 'scalars.json')
+        if osp.isfile(path):
+            with open(path) as f:
+                for line in f:
+                    record = json.loads(line)
+                    if 'loss' in record:
+                        losses[record['step']] = record['loss']
+    return losses
+
+
+def _last_checkpoint(work_dir):
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        return f.read().strip()
+
+
+@pytest.fixture(scope='module', name='reference')
+def fixture_reference(cls_options, tmp_path_factory, load_tool_module):
+    """An uninterrupted 3-epoch run, started with --auto-resume in an empty work dir."""
+    work_dir = tmp_path_factory.mktemp('reference')
+    assert _train(load_tool_module, work_dir, cls_options, '--auto-resume') is None
+    losses = _losses(work_dir)
+    assert sorted(losses) == [1, 2, 3, 4, 5, 6]
+    return losses
+
+
+@pytest.fixture(scope='module', name='load_tool_module')
+def fixture_load_tool_module():
+    from conftest import load_tool
+
+    return load_tool
+
+
+def test_kill_9_mid_training_and_a_concurrent_run_then_resume(
+    cls_options, reference, load_tool, tmp_path
+):
+    work_dir = tmp_path / 'run'
+    first = _spawn(work_dir, cls_options, FAULT_PAUSE_AT=4)  # in epoch 2, after epoch_1.pth
+    try:
+        _wait_for(first, 'FAULT: pausing')
+        # a second run into the same work dir is refused while the first one runs
+        message = _train(load_tool, work_dir, cls_options)
+        assert f'in use by another training run (process {first.pid}' in message
+        assert '--work-dir' in message
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    assert first.returncode == -signal.SIGKILL
+    assert _last_checkpoint(work_dir) == str(work_dir / 'epoch_1.pth')
+    assert is_intact_checkpoint(str(work_dir / 'epoch_1.pth'))
+
+    # the killed run's lock is stale: taken over; training resumes to the same losses
+    assert _train(load_tool, work_dir, cls_options, '--resume') is None
+    text = ''
+    for log in glob.glob(str(work_dir / '*' / '*.log')):
+        with open(log) as f:
+            text += f.read()
+    assert 'taking over the stale lock' in text and f'process {first.pid}' in text
+    resumed = _losses(work_dir)
+    for step in (3, 4, 5, 6):
+        assert resumed[step] == pytest.approx(reference[step], rel=1e-5, abs=1e-6), step
+    assert not (work_dir / 'train.lock').exists()
+
+
+def test_kill_mid_save_keeps_the_previous_checkpoint(cls_options, reference, load_tool, tmp_path):
+    work_dir = tmp_path / 'run'
+    proc = _spawn(work_dir, cls_options, FAULT_KILL_IN_SAVE=2)  # the epoch_2 save, keep 1
+    output, _ = proc.communicate(timeout=300)
+    assert proc.returncode == -signal.SIGKILL, output[-3000:]
+    assert 'FAULT: killed while writing' in output
+    assert is_intact_checkpoint(str(work_dir / 'epoch_1.pth'))
+    assert _last_checkpoint(work_dir) == str(work_dir / 'epoch_1.pth')
+    assert not (work_dir / 'epoch_2.pth').exists()
+
+    # a truncated latest checkpoint (as a non-atomic writer leaves it) is skipped on resume
+    data = (work_dir / 'epoch_1.pth').read_bytes()
+    (work_dir / 'epoch_2.pth').write_bytes(data[: len(data) // 3])
+    (work_dir / 'last_checkpoint').write_text(str(work_dir / 'epoch_2.pth'))
+    assert _train(load_tool, work_dir, cls_options, '--resume') is None
+    assert sorted(f for f in os.listdir(work_dir) if '.pth' in f) == ['epoch_3.pth']
+    assert is_intact_checkpoint(str(work_dir / 'epoch_3.pth'))
+    assert _losses(work_dir)[6] == pytest.approx(reference[6], rel=1e-5, abs=1e-6)
+
+
+def test_failed_save_keeps_the_previous_checkpoint(cls_options, load_tool, tmp_path):
+    (tmp_path / 'epoch_2.pth').mkdir()  # the save of epoch 2 cannot land
+    message = _train(load_tool, tmp_path, cls_options, '--cfg-options', 'train_cfg.max_epochs=2')
+    assert message.startswith('error: could not move the new checkpoint into place')
+    assert is_intact_checkpoint(str(tmp_path / 'epoch_1.pth'))
+    assert _last_checkpoint(tmp_path) == str(tmp_path / 'epoch_1.pth')
+
+
+def test_diverged_loss_stops_naming_iteration_and_last_checkpoint(
+    cls_options, load_tool, tmp_path, monkeypatch
+):
+    parse_losses, steps = BaseModel.parse_losses, []
+
+    def diverging(self, losses):
+        loss, log_vars = parse_losses(self, losses)
+        steps.append(1)
+        if len(steps) >= 3:  # from the first step of epoch 2
+            loss = loss * float('nan')
+            log_vars['loss'] = loss.detach()
+        return loss, log_vars
+
+    monkeypatch.setattr(BaseModel, 'parse_losses', diverging)
+    message = _train(load_tool, tmp_path, cls_options)
+    assert message.startswith('error: the loss is nan at iteration 3')
+    assert f'The last good checkpoint is {tmp_path / "epoch_1.pth"}' in message
+    assert not (tmp_path / 'epoch_2.pth').exists() and not (tmp_path / 'epoch_3.pth').exists()
+    weights = safe_torch_load(str(tmp_path / 'epoch_1.pth'))['state_dict']['head.fc.weight']
+    assert torch.isfinite(weights).all()
+
+
+def _descendants(pid):
+    """Process ids below ``pid`` (Linux ``/proc``)."""
+    children = {}
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            try:
+                with open(f'/proc/{entry}/stat') as f:
+                    ppid = int(f.read().rsplit(')', 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid):
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except OSError:
+        return False
+
+
+def test_killed_launcher_leaves_no_worker(cls_options, tmp_path):
+    with socket.socket() as free:
+        free.bind(('127.0.0.1', 0))
+        port = free.getsockname()[1]
+    options = [o for o in cls_options if 'train_dataloader.num_workers' not in o]
+    options = [o for o in options if 'persistent_workers' not in o]
+    env = {**os.environ, 'PYTHONPATH': REPO_ROOT, 'FAULT_PAUSE_AT': '2', 'OMP_NUM_THREADS': '1'}
+    cmd = [
+        sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
+        f'--master_port={port}', INJECT, osp.join(REPO_ROOT, 'tools', 'train.py'),
+        *_args(tmp_path, [*options, 'train_dataloader.num_workers=1']), '--launcher', 'pytorch',
+    ]  # fmt: skip
+    launcher = subprocess.Popen(
+        cmd, cwd=REPO_ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        _wait_for(launcher, 'FAULT: pausing', count=2)
+        workers = _descendants(launcher.pid)
+        assert len(workers) >= 4, workers  # 2 ranks and their data-loader workers
+        launcher.send_signal(signal.SIGKILL)
+        launcher.wait()
+        deadline = time.time() + 30
+        while any(_alive(p) for p in workers) and time.time() < deadline:
+            time.sleep(0.5)
+        left = [p for p in workers if _alive(p)]
+    finally:
+        for pid in _descendants(launcher.pid) + workers:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+    assert not left, f'orphaned processes: {left}'
