@@ -405,20 +405,14 @@ def export_onnx(
     inputs = torch.randn(*input_shape, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         outputs = graph(inputs)
-    count = len(outputs) if isinstance(outputs, tuple) else 1
-    names = (
-        {
-            'classification': ['logits'],
-            'segmentation': ['logits', 'labels'],
-        }.get(task)
-        if what == 'model'
-        else [f'feat{i}' for i in range(count)]
-    )
-    assert names is not None and len(names) == count, (names, count)
+    if what == 'backbone':
+        names = [f'feat{i}' for i in range(len(outputs))]
+    else:
+        names = ['logits', 'labels'] if task == 'segmentation' else ['logits']
     start = time.perf_counter()
     export_graph(graph, inputs, out, names, dynamic, exporter, opset)
     _write_metadata(out, _metadata(cfg, task, what, input_shape[1:], dynamic))
-    result = ExportResult(
+    return ExportResult(
         path=out,
         task=task,
         what=what,
@@ -428,7 +422,6 @@ def export_onnx(
         output_names=names,
         seconds=time.perf_counter() - start,
     )
-    return result
 
 
 def describe(result: ExportResult) -> str:
