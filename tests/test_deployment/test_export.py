@@ -1,4 +1,7 @@
-"""ONNX export checked with the real ONNX Runtime: parity, dynamic shapes, same predictions."""
+"""ONNX export checked with the real ONNX Runtime: parity, dynamic shapes, same predictions.
+
+The exports of whole models and the dynamo exports take 20-60 s each on two cores: ``slow``.
+"""
 
 import glob
 import json
@@ -50,7 +53,10 @@ def images(tmp_path_factory) -> dict[str, list[str]]:
 # torch.export's symbolic shapes make a dynamic dynamo export several times slower: here the
 # dynamo exporter runs at a fixed size, the TorchScript one with dynamic shapes (the trained
 # toy detector's test exports with dynamo and dynamic shapes, as the tool does by default).
-@pytest.mark.parametrize(('exporter', 'dynamic'), [('dynamo', False), ('torchscript', True)])
+@pytest.mark.parametrize(
+    ('exporter', 'dynamic'),
+    [pytest.param('dynamo', False, marks=pytest.mark.slow), ('torchscript', True)],
+)
 def test_backbone_parity_and_dynamic_shapes(tmp_path, exporter, dynamic):
     """SMT-T's plain path in ONNX Runtime matches PyTorch's default (fused) path."""
     torch.manual_seed(0)
@@ -76,6 +82,7 @@ def test_backbone_parity_and_dynamic_shapes(tmp_path, exporter, dynamic):
         assert max(max_abs_diffs(outputs, expected)) <= ATOL
 
 
+@pytest.mark.slow
 def test_detection_backbone_neck_dynamic_same_boxes(tmp_path, images):
     """Backbone + FPN with any size; the heads on ONNX features give PyTorch's boxes."""
     config = CONFIGS['detection']
@@ -101,6 +108,7 @@ def test_detection_backbone_neck_dynamic_same_boxes(tmp_path, images):
     assert not hasattr(model, 'extract_feat') or 'extract_feat' not in vars(model)
 
 
+@pytest.mark.slow
 def test_classifier_export_tool_same_labels(tmp_path, images, load_tool, capsys):
     """tools/deployment/export_onnx.py --verify: the whole classifier, same labels."""
     tool = load_tool('tools/deployment/export_onnx.py')
@@ -114,6 +122,7 @@ def test_classifier_export_tool_same_labels(tmp_path, images, load_tool, capsys)
     assert OnnxModel(out).output_names == ['logits']
 
 
+@pytest.mark.slow
 def test_segmentor_fixed_shape_same_label_maps(tmp_path, images, load_tool, capsys):
     """The whole UPerNet at its preprocessor's size; onnx_inference.py agrees with PyTorch."""
     config = CONFIGS['segmentation']
@@ -151,6 +160,7 @@ def test_unsupported_requests_fail_clearly(tmp_path, images):
     assert not glob.glob(str(tmp_path / '*.onnx'))
 
 
+@pytest.mark.slow
 def test_fixed_shape_file_metadata_and_wrong_image_size(tmp_path, images):
     """The metadata records the preprocessing; other image sizes are refused with the fix."""
     result = export_onnx(
