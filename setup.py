@@ -7,6 +7,8 @@ from setuptools import find_packages, setup
 HERE = osp.dirname(osp.abspath(__file__))
 #: One extra per OpenMMLab toolbox; the core (torch, mmengine, mmcv) serves the backbone alone.
 TOOLBOX_EXTRAS = ('det.txt', 'seg.txt', 'cls.txt')
+#: ``all``: every toolbox and the ONNX deployment tools.
+ALL_EXTRAS = (*TOOLBOX_EXTRAS, 'deploy.txt')
 
 
 def read_requirements(name: str) -> list[str]:
@@ -38,7 +40,8 @@ setup(
         'det': read_requirements('det.txt'),
         'seg': read_requirements('seg.txt'),
         'cls': read_requirements('cls.txt'),
-        'all': [req for name in TOOLBOX_EXTRAS for req in read_requirements(name)],
+        'deploy': read_requirements('deploy.txt'),
+        'all': [req for name in ALL_EXTRAS for req in read_requirements(name)],
         'tests': read_requirements('tests.txt'),
         'lint': read_requirements('lint.txt'),
     },

@@ -74,9 +74,10 @@ else
 fi
 pip_install --no-deps "$WHEEL_DIR"/mmcv-"$MMCV"-*.whl
 
-step "OpenMMLab toolboxes, test and lint tools, smt_mm (about 1 min the first time)"
+step "OpenMMLab toolboxes, ONNX tools, test and lint tools, smt_mm (about 1 min the first time)"
 pip_install -r requirements/runtime.txt -r requirements/det.txt -r requirements/seg.txt \
-    -r requirements/cls.txt -r requirements/tests.txt -r requirements/lint.txt \
+    -r requirements/cls.txt -r requirements/deploy.txt -r requirements/tests.txt \
+    -r requirements/lint.txt \
     "mmcv==$MMCV"
 pip_install --no-deps -e .
 

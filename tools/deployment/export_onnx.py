@@ -1,0 +1,111 @@
+"""Export a classifier, segmentor or detector (backbone + neck) of a config to ONNX.
+
+Examples:
+    # the whole classifier, then a check against PyTorch on two images
+    python tools/deployment/export_onnx.py configs/classification/smt_t_toy.py CKPT \
+        --out work_dirs/onnx/cls.onnx --shape 32 32 --verify --images a.jpg b.jpg
+    # the whole UPerNet at a fixed size (its data preprocessor's size by default)
+    python tools/deployment/export_onnx.py configs/segmentation/upernet_smt_t_toy.py CKPT \
+        --out work_dirs/onnx/seg.onnx --verify
+    # a detector's backbone + FPN, any batch, height and width
+    python tools/deployment/export_onnx.py configs/detection/mask_rcnn_smt_t_toy.py CKPT \
+        --out work_dirs/onnx/det.onnx --what backbone --dynamic --verify
+"""
+
+import argparse
+import sys
+
+from mmengine.config import DictAction
+
+import smt_mm  # noqa: F401  (registers SMT)
+from smt_mm.deployment import (
+    DEFAULT_OPSET,
+    EXPORT_PARTS,
+    EXPORTERS,
+    ExportError,
+    OnnxModel,
+    describe,
+    export_onnx,
+    load_model,
+    verify_onnx,
+)
+from smt_mm.utils.cli import parse_size
+
+
+def parse_shape(values: list[str]) -> tuple[int, int]:
+    """``H W`` or ``HxW`` -> (height, width); the batch size is always dynamic."""
+    text = 'x'.join(values) if len(values) == 2 else values[0]
+    height, width, batch = parse_size(text)
+    if len(values) > 2 or batch != 1 or text.count('x') != 1:
+        raise argparse.ArgumentTypeError(
+            f'--shape takes H W or HxW (any batch size runs), got {" ".join(values)!r}'
+        )
+    return height, width
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config', help='the config of the model')
+    parser.add_argument('checkpoint', nargs='?', help='trained weights (default: initial ones)')
+    parser.add_argument('--out', required=True, help='the ONNX file to write')
+    parser.add_argument(
+        '--shape',
+        nargs='+',
+        metavar='SIZE',
+        help="input height and width: H W or HxW (default: the config's test size)",
+    )
+    parser.add_argument(
+        '--dynamic',
+        action='store_true',
+        help='dynamic height and width (the batch is always dynamic)',
+    )
+    parser.add_argument(
+        '--what',
+        choices=EXPORT_PARTS,
+        default='model',
+        help='the whole model, or the backbone + neck (default: model)',
+    )
+    parser.add_argument('--exporter', choices=EXPORTERS, default='dynamo')
+    parser.add_argument('--opset', type=int, default=DEFAULT_OPSET)
+    parser.add_argument(
+        '--verify',
+        action='store_true',
+        help='run the file with ONNX Runtime and compare with PyTorch (on --images if given)',
+    )
+    parser.add_argument('--images', nargs='+', default=[], help='images for --verify')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='config overrides')
+    args = parser.parse_args(argv)
+    if args.shape is not None:
+        try:
+            args.shape = parse_shape(args.shape)
+        except argparse.ArgumentTypeError as error:
+            parser.error(str(error))
+    if args.images and not args.verify:
+        parser.error('--images are for --verify')
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    try:
+        result = export_onnx(
+            args.config,
+            args.out,
+            checkpoint=args.checkpoint,
+            shape=args.shape,
+            dynamic=args.dynamic,
+            what=args.what,
+            exporter=args.exporter,
+            opset=args.opset,
+            cfg_options=args.cfg_options,
+        )
+        print(describe(result))
+        if args.verify:
+            cfg, model = load_model(args.config, args.checkpoint, args.cfg_options)
+            print(verify_onnx(cfg, model, OnnxModel(args.out), args.images).summary())
+    except (ExportError, FileNotFoundError) as error:
+        sys.exit(f'error: {error}')
+
+
+if __name__ == '__main__':
+    main()
