@@ -11,6 +11,7 @@ import pytest
 from mmengine.config import Config
 
 from smt_mm.apis import demo
+from smt_mm.toydata import generate_coco
 
 from . import CONFIG_DIR
 
@@ -23,9 +24,11 @@ pytestmark = pytest.mark.slow
 # lowest run; a run that does not learn stays at the untrained level and fails.
 FLOORS = {'coco/bbox_mAP': 0.009, 'coco/segm_mAP': 0.011}
 
-# ATSS (the one-stage detector of the paper) on the same data and recipe: measured below.
-ATSS_ITERS = 200
-ATSS_FLOOR = 0.01
+# ATSS (a one-stage detector of the paper) on the same data and recipe, the toy config's whole
+# schedule. Measured (in-process, two threads, 2-core CPU): bbox mAP 0.044 after 400 iterations,
+# 0.008 after 200, 0.001 untrained (every detection ranked). The floor is a third of the result.
+ATSS_ITERS = 400
+ATSS_FLOOR = 0.015
 TOY_RECIPE = (
     'train_dataloader', 'val_dataloader', 'test_dataloader', 'val_evaluator', 'test_evaluator',
     'train_cfg', 'val_cfg', 'test_cfg', 'optim_wrapper', 'param_scheduler', 'auto_scale_lr',
@@ -67,14 +70,18 @@ def atss_toy_config(out_file: str) -> str:
     return out_file
 
 
-def test_toy_atss_learns_from_scratch(tmp_path, toy_detection_run):
+def test_toy_atss_learns_from_scratch(tmp_path):
     config = atss_toy_config(str(tmp_path / 'atss_smt_t_toy.py'))
-    options = toy_detection_run.options
+    data_root = str(tmp_path / 'toy_coco')
+    generate_coco(data_root)  # the dataset of `make demo`
+    options = demo.toy_data_options(data_root, 'annotations/instances_val2017.json')
+    # every detection ranked (an untrained ATSS scores all boxes below the 0.05 threshold)
+    evaluation = options | {'model.test_cfg.score_thr': 0.0}
     initial = demo.save_initial_checkpoint(config, str(tmp_path / 'untrained.pth'))
-    untrained = demo.evaluate_checkpoint(config, initial, str(tmp_path / 'untrained'), options)
+    untrained = demo.evaluate_checkpoint(config, initial, str(tmp_path / 'untrained'), evaluation)
     schedule = {'train_cfg.max_iters': ATSS_ITERS, **demo.NO_VALIDATION}
     checkpoint, _ = demo.train_checkpoint(config, str(tmp_path / 'train'), options | schedule)
-    trained = demo.evaluate_checkpoint(config, checkpoint, str(tmp_path / 'test'), options)
+    trained = demo.evaluate_checkpoint(config, checkpoint, str(tmp_path / 'test'), evaluation)
     before, after = untrained['metrics']['coco/bbox_mAP'], trained['metrics']['coco/bbox_mAP']
     print(f'ATSS toy bbox mAP: untrained {before:.3f}, trained {after:.3f}')
     assert after >= ATSS_FLOOR and after >= before + ATSS_FLOOR, (before, after)
