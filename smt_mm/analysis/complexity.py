@@ -125,10 +125,11 @@ def model_complexity(model: nn.Module, input_size: tuple[int, int]) -> Complexit
         empty = dict(bboxes=torch.zeros(0, 4), labels=torch.zeros(0, dtype=torch.long))
         sample.gt_instances = InstanceData(**empty)
         traced = _TensorModeForward(model, [sample])
-    rois: dict[str, list[int]] = {name: [] for name in _mask_heads(model)}
+    heads = _mask_heads(model)
+    rois: dict[str, list[int]] = {name: [] for name in heads}
     hooks = [
         head.register_forward_pre_hook(lambda _, args, seen=rois[name]: seen.append(len(args[0])))
-        for name, head in _mask_heads(model).items()
+        for name, head in heads.items()
     ]
     device = next(model.parameters()).device
     analyzer = _analyzer(traced, (torch.rand(1, 3, *input_size, device=device),))
@@ -179,9 +180,12 @@ def build_model(config: str | Path | Config, cfg_options: Mapping | None = None)
         cfg.model.backbone.init_cfg = None
     model = MODELS.build(cfg.model)
     logger = MMLogger.get_current_instance()
-    level, _ = logger.level, logger.setLevel(logging.WARNING)  # no per-parameter init report
-    model.init_weights()  # e.g. Sparse R-CNN's proposal boxes are set here, not when built
-    logger.setLevel(level)
+    level = logger.level
+    logger.setLevel(logging.WARNING)  # no per-parameter init report
+    try:
+        model.init_weights()  # e.g. Sparse R-CNN's proposal boxes are set here, not when built
+    finally:
+        logger.setLevel(level)
     return revert_sync_batchnorm(model).eval()
 
 
