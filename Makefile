@@ -3,6 +3,9 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
+# pytest-xdist workers (one torch thread each, tests/conftest.py); JOBS=0 runs in this process.
+JOBS   ?= 2
+XDIST  := -n $(JOBS) --dist loadgroup
 
 .DEFAULT_GOAL := venv
 .PHONY: venv test test-fast demo demo-seg benchmark lint format clean-venv
@@ -15,10 +18,10 @@ $(STAMP): requirements/*.txt setup.py tools/setup_venv.sh
 venv: $(STAMP)  ## build the reference environment (.venv/) once
 
 test: $(STAMP)  ## the whole test suite, slow end-to-end tests included
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 
 test-fast: $(STAMP)  ## unit tests only (skips the end-to-end training runs)
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not slow" $(XDIST) $(PYTEST_ARGS)
 
 demo: $(STAMP)  ## detection demo: toy data, SMT-T Mask R-CNN trained on CPU, COCO mAP, a picture
 	$(PY) tools/demo.py

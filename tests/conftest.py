@@ -8,14 +8,27 @@ toy models (``toy_detection_run``, ``toy_segmentation_run``, ``toy_classificatio
 """
 
 import importlib.util
+import os
 import os.path as osp
 import re
 from types import ModuleType
 
-import pytest
-from toy_runs import ToyRun, train_classification, train_detection, train_segmentation
+# One thread per math library in every test process and every process a test starts (set before
+# torch is imported): on 2 cores, pytest-xdist's two workers plus torch's own threads would
+# oversubscribe the machine (the backbone unit tests took 8x longer with torch's default threads
+# on a busy machine). An explicit OMP_NUM_THREADS in the caller's environment wins.
+for _var in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS'):
+    os.environ.setdefault(_var, '1')
 
-import smt_mm  # noqa: F401
+import pytest  # noqa: E402
+from toy_runs import (  # noqa: E402
+    ToyRun,
+    train_classification,
+    train_detection,
+    train_segmentation,
+)
+
+import smt_mm  # noqa: E402,F401
 
 #: The repository root (``configs/``, ``tools/``, ``tests/``).
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -59,3 +72,22 @@ def toy_segmentation_run(tmp_path_factory) -> ToyRun:
 def toy_classification_run(tmp_path_factory) -> ToyRun:
     """SMT-T classifier trained on the toy ImageNet (slow: train once, share)."""
     return train_classification(str(tmp_path_factory.mktemp('toy_classification')))
+
+
+#: The session fixtures that train a model: under pytest-xdist (``make test`` runs two workers)
+#: every test that needs one runs on the same worker, so each model is trained once.
+TOY_RUN_FIXTURES = ('toy_detection_run', 'toy_segmentation_run', 'toy_classification_run')
+
+
+def pytest_collection_modifyitems(config, items):
+    """Group tests for pytest-xdist's ``--dist loadgroup``: by shared toy run, else by module.
+
+    A test that uses a trained toy model joins that model's group; every other test joins its
+    module's group, so that module-scoped fixtures (generated datasets, built models) are set up
+    once. An explicit ``@pytest.mark.xdist_group`` wins.
+    """
+    for item in items:
+        if item.get_closest_marker('xdist_group') is not None:
+            continue
+        group = next((name for name in TOY_RUN_FIXTURES if name in item.fixturenames), None)
+        item.add_marker(pytest.mark.xdist_group(group or item.module.__name__))

@@ -1,5 +1,9 @@
-"""Every detector config of the paper trains one iteration with tools/train.py and is evaluated
-with tools/test.py, on generated toy COCO data.
+"""Every detector of the paper trains one iteration with tools/train.py and is evaluated with
+tools/test.py, on generated toy COCO data.
+
+One config per detector family runs (SMT-S, the first schedule); each of the other 13 paper
+configs (SMT-B, the Swin-T twins, DINO's 36 epochs) is asserted here to be that config with
+another backbone (built by tests/test_configs) or another schedule only, so the run covers it.
 
 Each shipped config is adapted to the toy data the way a user points a config at a dataset of
 their own: the data root and its 4 classes, no ImageNet file (there is none here), 1/8 of every
@@ -22,14 +26,25 @@ from mmengine.config import Config
 from smt_mm.apis.demo import NO_VALIDATION, toy_data_options
 from smt_mm.toydata import DEFAULT_CATEGORIES, generate_coco
 
-pytestmark = pytest.mark.slow
-
-FAMILIES = ('cascade_mask_rcnn', 'retinanet', 'atss', 'sparse_rcnn', 'dino_4scale')
-CONFIGS = sorted(
-    path
-    for family in FAMILIES
-    for path in glob.glob(osp.join(REPO_ROOT, 'configs', 'detection', f'{family}_*.py'))
+#: The family's config that runs, per detector family of the paper (its first schedule).
+RUNS = {
+    'cascade_mask_rcnn': 'cascade_mask_rcnn_smt_s_3x.py',
+    'retinanet': 'retinanet_smt_s_3x.py',
+    'atss': 'atss_smt_s_3x.py',
+    'sparse_rcnn': 'sparse_rcnn_smt_s_3x.py',
+    'dino_4scale': 'dino_4scale_smt_s_12e.py',
+}
+CONFIG_DIR = osp.join(REPO_ROOT, 'configs', 'detection')
+CONFIGS = sorted(osp.join(CONFIG_DIR, name) for name in RUNS.values())
+#: Every paper config of these families: the 5 that run and their 13 twins.
+FAMILY_CONFIGS = sorted(
+    path for family in RUNS for path in glob.glob(osp.join(CONFIG_DIR, f'{family}_*.py'))
 )
+#: Top-level keys a twin may change: the backbone and what follows from it (Swin's FPN inputs
+#: and parameter-wise decay), or the schedule (DINO's 36 epochs).
+BACKBONE_KEYS = {'model', 'optim_wrapper', 'swin_t_backbone', 'swin_t_in_channels',
+                 'swin_paramwise_cfg', 'smt_b_backbone'}  # fmt: skip
+SCHEDULE_KEYS = {'train_cfg', 'param_scheduler', 'dino_36e_train_cfg', 'dino_36e_param_scheduler'}
 SCALE_KEYS = ('scale', 'scales', 'crop_size')
 SHRINK = 8
 # RPN proposals kept and RoIs sampled per image (for the cascade's three 4-conv heads, most of
@@ -100,9 +115,40 @@ def toy_coco(tmp_path_factory):
     return root
 
 
+def _without(cfg: dict, model_keys: set[str]) -> dict:
+    """``cfg`` without the given keys of its ``model``."""
+    return dict(cfg, model={k: v for k, v in cfg['model'].items() if k not in model_keys})
+
+
+@pytest.mark.parametrize(
+    'twin', [p for p in FAMILY_CONFIGS if p not in CONFIGS], ids=osp.basename
+)
+def test_every_other_config_is_a_run_config_with_another_backbone_or_schedule(twin):
+    """Not slow: the 13 configs that do not run differ from their family's run config only so."""
+    assert len(FAMILY_CONFIGS) == 18
+    name = osp.basename(twin)
+    family = max((f for f in RUNS if name.startswith(f + '_')), key=len)
+    run = Config.fromfile(osp.join(CONFIG_DIR, RUNS[family])).to_dict()
+    other = Config.fromfile(twin).to_dict()
+    differ = {key for key in run.keys() | other.keys() if run.get(key) != other.get(key)}
+    if '_smt_s_' in name:  # the same model, another schedule
+        assert differ and differ <= SCHEDULE_KEYS, differ
+        return
+    assert differ <= BACKBONE_KEYS | SCHEDULE_KEYS, differ
+    assert (differ & SCHEDULE_KEYS) == set() or name.endswith('_36e.py'), differ
+    # the detector itself: only the backbone, and the FPN's inputs for Swin
+    model_keys = {'backbone', 'neck'}
+    assert _without(run, model_keys)['model'] == _without(other, model_keys)['model']
+    neck_keys = {'in_channels', 'start_level'}
+    necks = [{k: v for k, v in cfg['model']['neck'].items() if k not in neck_keys}
+             for cfg in (run, other)]  # fmt: skip
+    assert necks[0] == necks[1]
+    assert other['optim_wrapper']['optimizer'] == run['optim_wrapper']['optimizer']
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize('config', CONFIGS, ids=osp.basename)
 def test_one_training_iteration_then_test(config, toy_coco, tmp_path):
-    assert len(CONFIGS) == 18
     path = toy_config(config, toy_coco, str(tmp_path))
     work_dir = str(tmp_path / 'work')
     load_tool('tools/train.py').main([path, '--work-dir', work_dir])
