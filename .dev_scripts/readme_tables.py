@@ -1,8 +1,12 @@
-"""Print the paper's results tables generated from the metafiles, or write them into README.md.
+"""Print the paper's results tables generated from the metafiles, or write them into the docs.
+
+Two places hold generated tables, each between its own markers: docs/results.md every published
+row of every config, README.md the headline (ImageNet top-1 and the paper's SMT-vs-Swin claims).
+``tests/test_analysis/test_readme_tables.py`` fails when either drifts from the metafiles.
 
 Examples:
     python .dev_scripts/readme_tables.py            # print the tables
-    python .dev_scripts/readme_tables.py --write    # replace them in README.md between markers
+    python .dev_scripts/readme_tables.py --write    # replace them in README.md and docs/results.md
 """
 
 import argparse
@@ -10,16 +14,20 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from smt_mm.analysis.paper import TASKS, PaperModel, format_count, load_model_index
+from smt_mm.analysis.paper import CLAIMS, TASKS, PaperModel, format_count, load_model_index
 
 ROOT = Path(__file__).resolve().parents[1]
-README_START = '<!-- results:start -->'
-README_END = '<!-- results:end -->'
+README = ROOT / 'README.md'
+RESULTS_PAGE = ROOT / 'docs' / 'results.md'
+#: Markers around the generated text of docs/results.md (every row) and README.md (headline).
+RESULTS_MARKERS = ('<!-- results:start -->', '<!-- results:end -->')
+HEADLINE_MARKERS = ('<!-- headline:start -->', '<!-- headline:end -->')
 TASK_TITLES = {
     'classification': 'ImageNet classification',
     'detection': 'COCO object detection and instance segmentation',
     'segmentation': 'ADE20K semantic segmentation (UPerNet, 160k iterations)',
 }
+TOP1 = 'Top 1 Accuracy'
 
 
 def backbone(model: PaperModel) -> str:
@@ -42,10 +50,21 @@ def _schedule(model: PaperModel) -> str:
     return f'{data}, {epochs} ep' if epochs else data
 
 
-def results_markdown(models: Mapping[str, PaperModel]) -> str:
+def _table(header: list[str], rows: list[list[str]], left: int) -> list[str]:
+    """Markdown table lines: the first ``left`` columns left-aligned, the others centred."""
+    return [
+        '| ' + ' | '.join(header) + ' |',
+        '|' + '|'.join([':--'] * left + [':-:'] * (len(header) - left)) + '|',
+        *('| ' + ' | '.join(cells) + ' |' for cells in rows),
+    ]
+
+
+def results_markdown(models: Mapping[str, PaperModel], link_prefix: str = '') -> str:
     """Render the published numbers of every model as one Markdown table per task.
 
     Input sizes are written width first, as the papers and the metafiles write them.
+    ``link_prefix`` leads from the page that shows the tables to the repository root
+    (``'../'`` for a page in docs/).
     """
     sections = []
     for task in TASKS:
@@ -56,16 +75,11 @@ def results_markdown(models: Mapping[str, PaperModel]) -> str:
         with_weights = any(model.weights for model in rows)
         header = ['Config', 'Backbone', 'Schedule', 'Input', 'Params', 'FLOPs', *metric_names]
         header += ['Weights'] * with_weights
-        lines = [
-            f'#### {TASK_TITLES[task]}',
-            '',
-            '| ' + ' | '.join(header) + ' |',
-            '|' + '|'.join([':--'] * 3 + [':-:'] * (len(header) - 3)) + '|',
-        ]
+        cells = []
         for model in rows:
             size = model.input_size
-            cells = [
-                f'[{model.name}]({model.config})',
+            row = [
+                f'[{model.name}]({link_prefix}{model.config})',
                 backbone(model),
                 _schedule(model),
                 f'{size[1]}x{size[0]}' if size else '-',
@@ -74,32 +88,81 @@ def results_markdown(models: Mapping[str, PaperModel]) -> str:
                 *(str(model.metrics.get(name, '-')) for name in metric_names),
             ]
             if with_weights:
-                cells.append(f'[official]({model.weights})' if model.weights else '-')
-            lines.append('| ' + ' | '.join(cells) + ' |')
-        sections.append('\n'.join(lines))
+                row.append(f'[official]({model.weights})' if model.weights else '-')
+            cells.append(row)
+        sections.append('\n'.join([f'#### {TASK_TITLES[task]}', '', *_table(header, cells, 3)]))
     return '\n\n'.join(sections) + '\n'
 
 
-def update_readme(text: str, tables: str) -> str:
-    """Replace what lies between the README's result markers with ``tables``."""
-    start, end = text.find(README_START), text.find(README_END)
+def headline_markdown(models: Mapping[str, PaperModel], link_prefix: str = '') -> str:
+    """Render the headline: ImageNet top-1 of every SMT with one, and the paper's claims vs Swin.
+
+    A claim whose SMT row is not published (SMT-B Mask R-CNN 1x) shows ``-`` there and the
+    claimed difference, which the paper states in its abstract.
+    """
+
+    def linked(model: PaperModel, text: str) -> str:
+        return f'[{text}]({link_prefix}{model.config})'
+
+    imagenet = []
+    for model in models.values():
+        if model.task == 'classification' and TOP1 in model.metrics:
+            height, width = model.input_size or ('-', '-')
+            imagenet.append([
+                linked(model, model.name), backbone(model), f'{width}x{height}',
+                format_count(model.params), format_count(model.flops), str(model.metrics[TOP1]),
+            ])  # fmt: skip
+    claims = []
+    for claim in CLAIMS:
+        smt, baseline = models[claim.smt], models[claim.baseline]
+        value = smt.metrics.get(claim.metric)
+        claims.append([
+            claim.title,
+            linked(smt, str(value)) if value is not None else '-',
+            linked(baseline, str(baseline.metrics[claim.metric])),
+            f'{claim.delta:+.1f}',
+        ])  # fmt: skip
+    lines = [
+        '#### ImageNet-1k classification',
+        '',
+        *_table(['Config', 'Backbone', 'Input', 'Params', 'FLOPs', 'Top-1 (%)'], imagenet, 2),
+        '',
+        "#### SMT against Swin: the paper's claims",
+        '',
+        *_table(['Claim', 'SMT', 'Swin', 'SMT − Swin'], claims, 1),
+    ]
+    return '\n'.join(lines) + '\n'
+
+
+def replace_between(text: str, generated: str, markers: tuple[str, str]) -> str:
+    """Replace what lies between ``markers`` (start, end) in ``text`` with ``generated``."""
+    start_marker, end_marker = markers
+    start, end = text.find(start_marker), text.find(end_marker)
     if start < 0 or end < start:
-        raise ValueError(f'README needs the markers {README_START} ... {README_END}, in this order')
-    return f'{text[: start + len(README_START)]}\n{tables}{text[end:]}'
+        raise ValueError(f'the page needs the markers {start_marker} ... {end_marker}, in order')
+    return f'{text[: start + len(start_marker)]}\n{generated}{text[end:]}'
+
+
+def generated_pages(models: Mapping[str, PaperModel]) -> dict[Path, tuple[str, tuple[str, str]]]:
+    """Each page with generated tables: its generated text and the markers that hold it."""
+    return {
+        README: (headline_markdown(models), HEADLINE_MARKERS),
+        RESULTS_PAGE: (results_markdown(models, link_prefix='../'), RESULTS_MARKERS),
+    }
 
 
 def main() -> None:
-    """Print the tables, or write them into README.md with ``--write``."""
+    """Print the tables, or write them into README.md and docs/results.md with ``--write``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--write', action='store_true', help='update README.md in place')
+    parser.add_argument('--write', action='store_true', help='update the pages in place')
     args = parser.parse_args()
-    tables = results_markdown(load_model_index(ROOT / 'model-index.yml'))
-    if not args.write:
-        print(tables, end='')
-        return
-    readme = ROOT / 'README.md'
-    readme.write_text(update_readme(readme.read_text(), tables))
-    print(f'updated {readme}')
+    pages = generated_pages(load_model_index(ROOT / 'model-index.yml'))
+    for page, (generated, markers) in pages.items():
+        if not args.write:
+            print(f'<!-- {page.relative_to(ROOT)} -->\n{generated}')
+            continue
+        page.write_text(replace_between(page.read_text(), generated, markers))
+        print(f'updated {page}')
 
 
 if __name__ == '__main__':

@@ -1,6 +1,6 @@
 """Metafiles and the model index agree with each other and with the configs of the repo.
 
-README's paper tables, generated from the metafiles, are checked by
+The paper tables of README.md and docs/results.md, generated from the metafiles, are checked by
 ``tests/test_analysis/test_readme_tables.py``.
 """
 

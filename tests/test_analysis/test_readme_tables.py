@@ -1,4 +1,7 @@
-"""README's paper tables (written by .dev_scripts/readme_tables.py) agree with the metafiles."""
+"""The generated paper tables (.dev_scripts/readme_tables.py) agree with the metafiles.
+
+docs/results.md holds every published row, README.md the headline (ImageNet top-1, the claims).
+"""
 
 from pathlib import Path
 
@@ -24,23 +27,45 @@ def models():
     return load_model_index(ROOT / 'model-index.yml')
 
 
-def test_readme_tables_match_the_metafiles(script, models):
-    readme = (ROOT / 'README.md').read_text()
-    assert script.README_START in readme and script.README_END in readme
-    assert readme == script.update_readme(readme, script.results_markdown(models)), (
-        'README.md results tables differ from the metafiles; run '
-        '`python .dev_scripts/readme_tables.py --write`'
-    )
+def test_generated_tables_match_the_metafiles(script, models):
+    pages = script.generated_pages(models)
+    assert {page.relative_to(ROOT).as_posix() for page in pages} == {'README.md', 'docs/results.md'}
+    for page, (generated, markers) in pages.items():
+        text = page.read_text()
+        assert all(marker in text for marker in markers), page
+        assert text == script.replace_between(text, generated, markers), (
+            f'{page.name}: the generated tables differ from the metafiles; run '
+            '`python .dev_scripts/readme_tables.py --write`'
+        )
 
 
 def test_results_markdown_shows_every_model_and_metric(script, models):
-    tables = script.results_markdown(models)
+    tables = script.results_markdown(models, link_prefix='../')
     for model in models.values():
-        assert f'[{model.name}]({model.config})' in tables
+        assert f'[{model.name}](../{model.config})' in tables
         for value in model.metrics.values():
             assert f' {value} |' in tables
     row = next(line for line in tables.splitlines() if '[mask_rcnn_smt_b_3x]' in line)
     assert '| SMT-B | 3x | 1280x800 | 52M | 328G | 49.8 | 44.0 |' in row
+
+
+def test_headline_shows_imagenet_top1_and_every_claim(script, models):
+    headline = script.headline_markdown(models)
+    lines = headline.splitlines()
+    tiny = next(line for line in lines if line.startswith('| [smt_t_in1k_224]'))
+    assert tiny == (
+        '| [smt_t_in1k_224](configs/classification/smt_t_in1k_224.py) '
+        '| SMT-T | 224x224 | 11.5M | 2.4G | 82.2 |'
+    )
+    assert not any('[smt_l_in1k_224]' in line for line in lines)  # no published top-1
+    for claim in CLAIMS:
+        row = next(line for line in lines if line.startswith(f'| {claim.title} |'))
+        assert row.endswith(f' | {claim.delta:+.1f} |')
+    row_3x = next(line for line in lines if line.startswith('| Mask R-CNN 3x'))
+    assert '[49.8](configs/detection/mask_rcnn_smt_b_3x.py)' in row_3x
+    assert '[48.5](configs/detection/mask_rcnn_swin_s_3x.py)' in row_3x
+    row_1x = next(line for line in lines if line.startswith('| Mask R-CNN 1x'))
+    assert row_1x.startswith('| Mask R-CNN 1x: SMT-B vs Swin-S, box AP | - | [45.7]')
 
 
 def test_claims_name_the_backbones_they_pair(script, models):
@@ -51,9 +76,11 @@ def test_claims_name_the_backbones_they_pair(script, models):
     assert sum(claim.smt.startswith(('mask_rcnn_smt_b', 'upernet')) for claim in CLAIMS) == 4
 
 
-def test_update_readme_replaces_only_between_markers(script):
-    start, end = script.README_START, script.README_END
+def test_replace_between_replaces_only_between_markers(script):
+    markers = start, end = script.RESULTS_MARKERS
     text = f'intro\n{start}\nold\n{end}\noutro\n'
-    assert script.update_readme(text, 'new\n') == f'intro\n{start}\nnew\n{end}\noutro\n'
+    assert script.replace_between(text, 'new\n', markers) == f'intro\n{start}\nnew\n{end}\noutro\n'
     with pytest.raises(ValueError, match='markers'):
-        script.update_readme('no markers', 'new\n')
+        script.replace_between('no markers', 'new\n', markers)
+    with pytest.raises(ValueError, match='markers'):
+        script.replace_between(f'{end}\n{start}\n', 'new\n', markers)
