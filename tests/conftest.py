@@ -79,6 +79,7 @@ def toy_classification_run(tmp_path_factory) -> ToyRun:
 TOY_RUN_FIXTURES = ('toy_detection_run', 'toy_segmentation_run', 'toy_classification_run')
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config, items):
     """Group tests for pytest-xdist's ``--dist loadgroup``: by shared toy run, else by module.
 

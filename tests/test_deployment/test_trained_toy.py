@@ -19,7 +19,11 @@ CASES = {
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    'task', [pytest.param(task, marks=pytest.mark.xdist_group(case[0])) for task, case in CASES.items()]
+    'task',
+    [
+        pytest.param(task, marks=pytest.mark.xdist_group(fixture))
+        for task, (fixture, *_) in CASES.items()
+    ],
 )
 def test_trained_toy_model_exports_with_the_same_predictions(
     task, request, tmp_path, load_tool, capsys

@@ -44,7 +44,8 @@ FAMILY_CONFIGS = sorted(
 #: and parameter-wise decay), or the schedule (DINO's 36 epochs).
 BACKBONE_KEYS = {'model', 'optim_wrapper', 'swin_t_backbone', 'swin_t_in_channels',
                  'swin_paramwise_cfg', 'smt_b_backbone'}  # fmt: skip
-SCHEDULE_KEYS = {'train_cfg', 'param_scheduler', 'dino_36e_train_cfg', 'dino_36e_param_scheduler'}
+SCHEDULE_KEYS = {'train_cfg', 'param_scheduler', 'dino_36e_train_cfg', 'dino_36e_param_scheduler',
+                 'dino_36e_max_epochs'}  # fmt: skip
 SCALE_KEYS = ('scale', 'scales', 'crop_size')
 SHRINK = 8
 # RPN proposals kept and RoIs sampled per image (for the cascade's three 4-conv heads, most of
@@ -120,9 +121,7 @@ def _without(cfg: dict, model_keys: set[str]) -> dict:
     return dict(cfg, model={k: v for k, v in cfg['model'].items() if k not in model_keys})
 
 
-@pytest.mark.parametrize(
-    'twin', [p for p in FAMILY_CONFIGS if p not in CONFIGS], ids=osp.basename
-)
+@pytest.mark.parametrize('twin', [p for p in FAMILY_CONFIGS if p not in CONFIGS], ids=osp.basename)
 def test_every_other_config_is_a_run_config_with_another_backbone_or_schedule(twin):
     """Not slow: the 13 configs that do not run differ from their family's run config only so."""
     assert len(FAMILY_CONFIGS) == 18
