@@ -7,8 +7,6 @@ must equal the reference's to fp32 rounding, both model-level and through ``tool
 
 import os.path as osp
 import pickle
-import subprocess
-import sys
 from types import SimpleNamespace
 
 import pytest
@@ -107,7 +105,7 @@ def test_hook_refuses_a_file_that_is_not_smt():
         )
 
 
-def test_tools_test_evaluates_an_official_file_with_its_head(tmp_path):
+def test_tools_test_evaluates_an_official_file_with_its_head(tmp_path, load_tool):
     """tools/test.py CONFIG OFFICIAL.pth: the shipped config, its test pipeline, the real runner."""
     data_root = str(tmp_path / 'toy_imagenet')
     generate_imagenet(data_root, num_train_per_class=1, num_val_per_class=1, size=64)
@@ -116,13 +114,11 @@ def test_tools_test_evaluates_an_official_file_with_its_head(tmp_path):
     torch.save(checkpoint, official)
     preds = str(tmp_path / 'preds.pkl')
     config = osp.join(CONFIG_DIR, 'smt_t_in1k_224.py')
-    command = [
-        sys.executable, osp.join(ROOT, 'tools', 'test.py'), config, official,
-        '--work-dir', str(tmp_path / 'work'), '--out', preds, '--cfg-options',
+    load_tool('tools/test.py').main([
+        config, official, '--work-dir', str(tmp_path / 'work'), '--out', preds, '--cfg-options',
         f'test_dataloader.dataset.data_root={data_root}', 'test_dataloader.batch_size=2',
         'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False',
-    ]  # fmt: skip
-    subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+    ])  # fmt: skip
     with open(preds, 'rb') as f:
         results = pickle.load(f)
 

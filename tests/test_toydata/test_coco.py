@@ -1,7 +1,5 @@
 import json
 import os.path as osp
-import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -156,16 +154,17 @@ def test_mmdet_coco_dataset_reads_it(tmp_path):
     assert sample.gt_instances.masks.masks.shape[1:] == (64, 64)
 
 
-def test_cli(tmp_path):
+def test_cli(tmp_path, load_tool, capsys):
     out = tmp_path / 'toy'
-    cmd = [sys.executable, osp.join(ROOT, 'tools', 'toy_data.py'), 'coco', str(out)]
-    cmd += ['--num-train', '2', '--num-val', '2', '--size', '48x64', '--seed', '3']
-    result = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    assert 'instances_train2017.json' in result.stdout
+    tool = load_tool('tools/toy_data.py')
+    args = ['coco', str(out), '--num-train', '2', '--num-val', '2', '--seed', '3']
+    tool.main([*args, '--size', '48x64'])
+    assert 'instances_train2017.json' in capsys.readouterr().out
     image = cv2.imread(str(out / 'train2017' / '000000.jpg'))
     assert image.shape == (48, 64, 3)
-    bad = subprocess.run(cmd[:-2] + ['--size', '8'], capture_output=True, text=True, check=False)
-    assert bad.returncode != 0 and 'at least 32' in bad.stderr
+    with pytest.raises(SystemExit) as exit_info:
+        tool.main([*args, '--size', '8'])
+    assert exit_info.value.code != 0 and 'at least 32' in capsys.readouterr().err
 
 
 def test_sample_scene_flat_background():
@@ -198,11 +197,11 @@ def test_flat_and_textured_backgrounds(tmp_path):
     assert flat['annotations'] and textured['annotations']
 
 
-def test_cli_textured(tmp_path):
-    cmd = [sys.executable, osp.join(ROOT, 'tools', 'toy_data.py'), 'coco']
-    cmd += ['--num-train', '1', '--num-val', '1', '--size', '64']
-    subprocess.run(cmd + [str(tmp_path / 'flat')], capture_output=True, check=True)
-    subprocess.run(cmd + [str(tmp_path / 'tex'), '--textured'], capture_output=True, check=True)
+def test_cli_textured(tmp_path, load_tool):
+    tool = load_tool('tools/toy_data.py')
+    args = ['coco', '--num-train', '1', '--num-val', '1', '--size', '64']
+    tool.main([*args, str(tmp_path / 'flat')])
+    tool.main([*args, str(tmp_path / 'tex'), '--textured'])
     assert _background_spread(tmp_path / 'flat') <= 2
     assert _background_spread(tmp_path / 'tex') > 30
 
