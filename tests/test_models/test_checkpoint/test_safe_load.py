@@ -10,13 +10,13 @@ from mmengine.model import BaseModel
 from mmengine.runner import Runner, load_checkpoint
 from torch import nn
 
-from smt_mm.utils import (
+from smt_mm.models.checkpoint import (
+    TRUST_ENV,
     InvalidCheckpointError,
     UnsafeCheckpointError,
     safe_torch_load,
     trust_checkpoint,
 )
-from smt_mm.utils.checkpoint import TRUST_ENV
 
 EXECUTED: list[str] = []
 
