@@ -6,7 +6,7 @@ from mmengine.model import BaseTTAModel, is_model_wrapper
 from mmengine.registry import HOOKS
 from mmengine.runner import Runner
 
-from ..models.checkpoint import check_state_dict, convert_official_smt
+from ..models.checkpoint import check_state_dict, model_state_dict
 from .errors import RunError
 
 
@@ -45,8 +45,7 @@ class SMTCheckpointHook(Hook):
             CheckpointMismatchError: If keys are missing or unexpected, or shapes differ; the
                 message lists them.
         """
-        if 'state_dict' not in checkpoint:
-            checkpoint['state_dict'] = convert_official_smt(checkpoint, keep_head=True)
+        checkpoint['state_dict'] = model_state_dict(checkpoint)
         model = runner.model
         if is_model_wrapper(model) or isinstance(model, BaseTTAModel):
             model = model.module

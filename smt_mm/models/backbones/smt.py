@@ -35,7 +35,7 @@ from the official code:
 
 import math
 from collections.abc import Sequence
-from typing import cast
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -425,7 +425,7 @@ class SMT(BaseModule):
 
     #: The named sizes, each under its name and first letter. ``head_conv`` is the kernel
     #: size of the stem's first convolution; keys left out take :attr:`_arch_defaults`.
-    arch_zoo = {
+    arch_zoo: dict[str, dict[str, Any]] = {
         **dict.fromkeys(
             ['t', 'tiny'],
             {
@@ -557,7 +557,7 @@ class SMT(BaseModule):
         self._freeze_stages()
 
     @property
-    def fused(self) -> bool:
+    def fused(self) -> bool | str:  # always a bool; the setter also takes 'auto'
         """Whether the fused operations of :mod:`.smt_ops` run (True) or plain PyTorch (False).
 
         Set it to True, False or ``'auto'`` (resolved at once by :meth:`resolve_fused`) to

@@ -36,6 +36,7 @@ from .strict_load import (
     diff_state_dict,
     load_backbone_checkpoint,
     load_model_checkpoint,
+    model_state_dict,
 )
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     'inspect_checkpoint',
     'load_backbone_checkpoint',
     'load_model_checkpoint',
+    'model_state_dict',
     'official_model_kind',
     'register_safe_loader',
     'safe_torch_load',

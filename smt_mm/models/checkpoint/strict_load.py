@@ -141,6 +141,25 @@ def load_backbone_checkpoint(
     backbone.load_state_dict(state_dict)
 
 
+def model_state_dict(checkpoint: Mapping) -> Mapping[str, torch.Tensor]:
+    """The whole-model state dict of a loaded checkpoint.
+
+    Args:
+        checkpoint (Mapping): A checkpoint written by mmengine (its ``'state_dict'``) or an
+            official SMT classification file (``smt_tiny.pth`` ...), which is converted to the
+            layout of an mmpretrain ``ImageClassifier`` (``backbone.*``, ``head.fc.*``).
+
+    Returns:
+        Mapping[str, torch.Tensor]: The state dict.
+
+    Raises:
+        ValueError: If a checkpoint without ``'state_dict'`` is not an SMT state dict.
+    """
+    if 'state_dict' in checkpoint:
+        return checkpoint['state_dict']
+    return convert_official_smt(checkpoint, keep_head=True)
+
+
 def load_model_checkpoint(model: torch.nn.Module, checkpoint: str) -> None:
     """Load a checkpoint into a whole model (detector, segmentor, classifier), strictly.
 
@@ -156,7 +175,6 @@ def load_model_checkpoint(model: torch.nn.Module, checkpoint: str) -> None:
         CheckpointMismatchError: If the checkpoint's keys or shapes do not fit the model.
     """
     _require_file(checkpoint, 'checkpoint', 'Check the path, or download the file again.')
-    loaded = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
-    state_dict = loaded.get('state_dict') or convert_official_smt(loaded, keep_head=True)
+    state_dict = model_state_dict(CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu'))
     check_state_dict(model, state_dict)
     model.load_state_dict({_MODULE_PREFIX.sub('', k): v for k, v in state_dict.items()})
