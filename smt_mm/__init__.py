@@ -13,7 +13,7 @@ from .version import __version__, version_info
 
 check_stack()
 
-from .utils.checkpoint import register_safe_loader  # noqa: E402
+from .models.checkpoint import register_safe_loader  # noqa: E402
 
 register_safe_loader()
 

@@ -232,7 +232,7 @@ def to_official_layout(state_dict, arch, dense=True, prefix='backbone.'):
     Returns:
         dict: The same tensors under official keys.
     """
-    from smt_mm.models.utils import convert_official_smt
+    from smt_mm.models.checkpoint import convert_official_smt
 
     with torch.device('meta'):  # only the key layout is needed
         official = RefSMT(arch, dense=dense).state_dict()

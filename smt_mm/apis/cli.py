@@ -10,7 +10,8 @@ from collections.abc import Iterator
 
 from mmengine.config import DictAction
 
-from ..engine import CheckpointMismatchError, RunError
+from ..engine import RunError
+from ..models.checkpoint import CheckpointMismatchError
 from .checks import ConfigCheckError, ConfigPathError
 from .runner import LAUNCHERS
 

@@ -2,17 +2,15 @@
 
 from .checkpoint_hook import SafeCheckpointHook, install_safe_checkpoint_hook
 from .errors import RunError
-from .hooks import CheckpointMismatchError, SMTCheckpointHook, TrainDataCheckHook, check_state_dict
+from .hooks import SMTCheckpointHook, TrainDataCheckHook
 from .workdir import WorkDirLock, find_resume_checkpoint, is_intact_checkpoint
 
 __all__ = [
-    'CheckpointMismatchError',
     'RunError',
     'SMTCheckpointHook',
     'SafeCheckpointHook',
     'TrainDataCheckHook',
     'WorkDirLock',
-    'check_state_dict',
     'find_resume_checkpoint',
     'install_safe_checkpoint_hook',
     'is_intact_checkpoint',

@@ -1,20 +1,13 @@
 """Hooks that the smt_mm configs add to the OpenMMLab runners."""
 
-import re
-
-import torch
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import BaseTTAModel, is_model_wrapper
 from mmengine.registry import HOOKS
 from mmengine.runner import Runner
 
-from ..models.utils import convert_official_smt
-from ..models.utils.ckpt_check import diff_state_dict
+from ..models.checkpoint import check_state_dict, model_state_dict
 from .errors import RunError
-
-# mmengine strips this from checkpoint keys before loading them into the model.
-_MODULE_PREFIX = re.compile(r'^module\.')
 
 
 @HOOKS.register_module()
@@ -28,7 +21,7 @@ class SMTCheckpointHook(Hook):
 
     * converts an official SMT release file (``smt_tiny.pth`` ..., keys ``patch_embed1.*``,
       ``block1.*``, ``head.*``, possibly under ``'model'``) to the layout of an mmpretrain
-      ``ImageClassifier`` with :func:`~smt_mm.models.utils.convert_official_smt`
+      ``ImageClassifier`` with :func:`~smt_mm.models.checkpoint.convert_official_smt`
       (``keep_head=True``), so that the official classifier is evaluated with its own head;
     * raises if the checkpoint's keys or shapes differ from the model's, naming them.
 
@@ -52,49 +45,11 @@ class SMTCheckpointHook(Hook):
             CheckpointMismatchError: If keys are missing or unexpected, or shapes differ; the
                 message lists them.
         """
-        if 'state_dict' not in checkpoint:
-            checkpoint['state_dict'] = convert_official_smt(checkpoint, keep_head=True)
+        checkpoint['state_dict'] = model_state_dict(checkpoint)
         model = runner.model
         if is_model_wrapper(model) or isinstance(model, BaseTTAModel):
             model = model.module
         check_state_dict(model, checkpoint['state_dict'])
-
-
-class CheckpointMismatchError(KeyError):
-    """Raised when a checkpoint's keys or shapes do not fit the model (the message lists them)."""
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ''
-
-
-def check_state_dict(model: torch.nn.Module, state_dict: dict) -> None:
-    """Check that a state dict fits a model exactly (keys and shapes).
-
-    Args:
-        model (torch.nn.Module): The model.
-        state_dict (dict): The state dict; keys may carry DDP's ``module.`` prefix.
-
-    Raises:
-        CheckpointMismatchError: A ``KeyError`` raised if keys are missing or unexpected, or
-            shapes differ; the message lists them.
-    """
-    given = {_MODULE_PREFIX.sub('', k): v for k, v in state_dict.items()}
-    missing, unexpected, mismatched = diff_state_dict(model.state_dict(), given)
-    if missing or unexpected or mismatched:
-        raise CheckpointMismatchError(
-            f'The checkpoint does not fit the model: {len(missing)} missing, '
-            f'{len(unexpected)} unexpected keys, {len(mismatched)} shape mismatches. To start '
-            'only the backbone from a checkpoint, use model.backbone.init_cfg=dict(type='
-            "'Pretrained', checkpoint=PATH, prefix='backbone.') instead of load_from; to load "
-            'the matching part on purpose, test with tools/test.py --non-strict.\n'
-            f'missing keys: {_listing(missing)}\nunexpected keys: {_listing(unexpected)}\n'
-            f'shape mismatches: {_listing(mismatched)}'
-        )
-
-
-def _listing(keys: list[str], limit: int = 20) -> str:
-    """The first ``limit`` keys, and how many more."""
-    return str(keys[:limit]) + (f' ... and {len(keys) - limit} more' if len(keys) > limit else '')
 
 
 @HOOKS.register_module()

@@ -1,3 +1,3 @@
-"""Models of smt_mm: the SMT backbone, its checkpoint utilities and the mask-aware TTA model."""
+"""Models of smt_mm: the SMT backbone, its checkpoint logic and the mask-aware TTA model."""
 
-from . import backbones, det_tta, utils  # noqa: F401
+from . import backbones, checkpoint, det_tta, utils  # noqa: F401

@@ -11,12 +11,10 @@ import torch
 from mmengine.config import Config
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import MODELS, init_default_scope
-from mmengine.runner import CheckpointLoader
 from torch import nn
 
 from ..apis.scopes import get_scope
-from ..engine.hooks import check_state_dict
-from ..models.utils import convert_official_smt
+from ..models.checkpoint import load_model_checkpoint
 
 #: The image files a folder argument contributes.
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
@@ -48,12 +46,7 @@ def load_model(cfg: Config, checkpoint: str | None = None) -> nn.Module:
     if checkpoint is None:
         model.init_weights()
     else:
-        if '://' not in checkpoint and not osp.isfile(checkpoint):
-            raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
-        loaded = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
-        state_dict = loaded.get('state_dict') or convert_official_smt(loaded, keep_head=True)
-        check_state_dict(model, state_dict)
-        model.load_state_dict({k.removeprefix('module.'): v for k, v in state_dict.items()})
+        load_model_checkpoint(model, checkpoint)
     return model.eval()
 
 

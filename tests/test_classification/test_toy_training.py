@@ -13,8 +13,8 @@ from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
 from toy_runs import run_tool
 
+from smt_mm.models.checkpoint import safe_torch_load
 from smt_mm.toydata import toy_classes
-from smt_mm.utils import safe_torch_load
 
 ROOT = REPO_ROOT
 CONFIG = osp.join(ROOT, 'configs', 'classification', 'smt_t_toy.py')

@@ -24,8 +24,8 @@ from mmengine.model import BaseModel
 
 from smt_mm.apis.demo import toy_data_options
 from smt_mm.engine import is_intact_checkpoint
+from smt_mm.models.checkpoint import safe_torch_load
 from smt_mm.toydata import generate_imagenet
-from smt_mm.utils import safe_torch_load
 
 pytestmark = pytest.mark.slow
 

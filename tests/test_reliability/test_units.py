@@ -17,16 +17,16 @@ from smt_mm.apis import load_config, prepare_train_config, setup_device
 from smt_mm.apis.checks import ConfigCheckError
 from smt_mm.apis.options import check_cfg_options
 from smt_mm.engine import (
-    CheckpointMismatchError,
     RunError,
     TrainDataCheckHook,
     WorkDirLock,
-    check_state_dict,
     find_resume_checkpoint,
     is_intact_checkpoint,
     workdir,
 )
 from smt_mm.models.backbones.smt import SMT
+from smt_mm.models.checkpoint import CheckpointMismatchError, check_state_dict
+from smt_mm.models.utils import check_input
 
 DET_TOY = osp.join(REPO_ROOT, 'configs', 'detection', 'mask_rcnn_smt_t_toy.py')
 CLS_TOY = osp.join(REPO_ROOT, 'configs', 'classification', 'smt_t_toy.py')
@@ -189,12 +189,14 @@ def test_too_small_input_is_a_clear_error(size):
 
 
 def test_nan_pixels_warn():
+    """Where data enters (check_input), or in every forward with check_finite=True."""
     image = torch.zeros(1, 3, 32, 32)
     image[0, 0, :2, 0] = float('inf')
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter('always')
-        SMT('tiny').eval()(image)
-    assert any('2 NaN or infinite values' in str(w.message) for w in caught)
+    for check in (check_input, SMT('tiny', check_finite=True).eval()):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            check(image)
+        assert any('2 NaN or infinite values' in str(w.message) for w in caught)
 
 
 def _seg_runner(num_classes=3):

@@ -19,11 +19,8 @@ import sys
 from mmengine.config import DictAction
 
 import smt_mm  # noqa: F401  (registers SMT and the safe loader)
-from smt_mm.models.utils.ckpt_check import (
-    build_config_model,
-    compare_with_model,
-    inspect_checkpoint,
-)
+from smt_mm.models.checkpoint import compare_with_model, inspect_checkpoint
+from smt_mm.models.checkpoint.inspection import build_config_model
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

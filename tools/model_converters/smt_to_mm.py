@@ -19,9 +19,12 @@ import os.path as osp
 
 import torch
 
-from smt_mm.models.utils import convert_official_checkpoint, convert_official_smt
-from smt_mm.models.utils.ckpt_convert import unwrap_state_dict
-from smt_mm.utils import safe_torch_load
+from smt_mm.models.checkpoint import (
+    convert_official_checkpoint,
+    convert_official_smt,
+    safe_torch_load,
+    unwrap_state_dict,
+)
 
 
 def parse_args(argv=None):

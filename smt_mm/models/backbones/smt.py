@@ -5,13 +5,14 @@ https://arxiv.org/abs/2307.08579. Official code: https://github.com/AFeng-x/SMT.
 
 One implementation serves classification (mmpretrain), detection (mmdet) and segmentation
 (mmseg). It computes the same function as the official classification model and loads its
-checkpoints (see :func:`smt_mm.models.utils.convert_official_smt`). Deliberate differences
+checkpoints (see :mod:`smt_mm.models.checkpoint`). Deliberate differences
 from the official code:
 
 * Two paths compute the same function with the same weights: the plain path
-  (``fused=False``) is written with the paper's layers; the default fused path replaces some
-  of them by the faster, memory-lean operations of :mod:`smt_mm.models.backbones.smt_ops`
-  (listed below). Each module's ``forward`` shows both.
+  (``fused=False``) is written with the paper's layers; the fused path (``fused=True``)
+  replaces some of them by the faster, memory-lean operations of
+  :mod:`smt_mm.models.backbones.smt_ops` (listed below). Each module's ``forward`` shows both.
+  The choice is made once, when the model is built (see the ``fused`` argument).
 * Inside a stage, activations stay channels-last ``(B, H, W, C)``: Linear layers and
   LayerNorms act on the last dimension and the depthwise convolutions see a channels-last
   strided NCHW view, so no layout copy is made between token and image layouts.
@@ -33,8 +34,6 @@ from the official code:
 """
 
 import math
-import os.path as osp
-import warnings
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -45,12 +44,12 @@ from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmcv.cnn.bricks import DropPath
 from mmengine.model import BaseModule
 from mmengine.registry import MODELS
-from mmengine.runner import CheckpointLoader
 from mmengine.utils import is_seq_of
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..utils.ckpt_convert import convert_official_smt
+from ..checkpoint import load_backbone_checkpoint
+from ..utils.inputs import MIN_INPUT_SIZE, check_input_size, warn_non_finite
 from . import smt_ops
 
 ConfigType = dict
@@ -58,15 +57,6 @@ OptMultiConfig = dict | list[dict] | None
 
 #: The mixer of each block: stages 1-2 modulate, stage 3 alternates, stage 4 attends.
 SAM, MSA = 'sam', 'msa'
-
-
-def _arch(
-    embed_dims: tuple, depths: tuple, mlp_ratios: tuple, head_conv: int, **options: Any
-) -> dict:
-    """One entry of :attr:`SMT.arch_zoo`."""
-    return dict(
-        embed_dims=embed_dims, depths=depths, mlp_ratios=mlp_ratios, head_conv=head_conv, **options
-    )
 
 
 def _mixer_type(stage: int, index: int) -> str:
@@ -406,12 +396,17 @@ class SMT(BaseModule):
             ``dict(type='GELU')``.
         fused (bool | str): Run the fused, memory-lean operations of :mod:`.smt_ops` (True)
             or the plain PyTorch layers that read like the paper (False). Both compute the
-            same function with the same weights. ``'auto'`` picks the faster path for the
-            device the weights are on, again whenever the model moves: fused on CPU (faster
-            there), plain elsewhere (on an H100 the plain path is 1.1-1.6x faster, the fused
-            one needs 30-40% less training memory: set True when memory is short). Use False
-            where a fused operation misbehaves (e.g. TorchScript-based ONNX export). The
-            :attr:`fused` attribute switches a built model. Defaults to ``'auto'``.
+            same function with the same weights. ``'auto'`` is resolved once, here, by
+            :meth:`resolve_fused`: plain when a CUDA GPU is available (on an H100 the plain
+            path is 1.1-1.6x faster; the fused one needs 30-40% less training memory: set
+            True when memory is short), fused otherwise (faster on CPU). Moving the model
+            (``.to()``, ``.cuda()``) never changes the path; the :attr:`fused` attribute
+            shows it and switches a built model. Use False where a fused operation
+            misbehaves (e.g. TorchScript-based ONNX export). Defaults to ``'auto'``.
+        check_finite (bool): Warn in every forward when the input holds NaN or infinite
+            values. The scan reads a result back to Python, a host-device synchronisation
+            on a GPU, so it is off by default: call :func:`smt_mm.models.utils.check_input`
+            once where data enters instead. Defaults to False.
         init_cfg (dict | list[dict], optional): Initialisation config. The default applies
             the official rules (truncated normal std 0.02 for Linear, ones/zeros for
             LayerNorm, and :meth:`init_weights` adds normal(0, sqrt(2 / fan_out)) for Conv2d).
@@ -428,14 +423,45 @@ class SMT(BaseModule):
         [(1, 64, 16, 16), (1, 128, 8, 8), (1, 256, 4, 4), (1, 512, 2, 2)]
     """
 
-    #: name and alias: embed_dims, depths, mlp_ratios and head_conv (the stem's kernel size)
-    arch_zoo = {
-        **dict.fromkeys(['t', 'tiny'], _arch((64, 128, 256, 512), (2, 2, 8, 1), (4, 4, 4, 2), 3)),
-        **dict.fromkeys(['s', 'small'], _arch((64, 128, 256, 512), (3, 4, 18, 2), (4, 4, 4, 2), 3)),
-        **dict.fromkeys(['b', 'base'], _arch((64, 128, 256, 512), (4, 6, 28, 2), (8, 6, 4, 2), 7)),
+    #: The named sizes, each under its name and first letter. ``head_conv`` is the kernel
+    #: size of the stem's first convolution; keys left out take :attr:`_arch_defaults`.
+    arch_zoo: dict[str, dict[str, Any]] = {
+        **dict.fromkeys(
+            ['t', 'tiny'],
+            {
+                'embed_dims': (64, 128, 256, 512),
+                'depths': (2, 2, 8, 1),
+                'mlp_ratios': (4, 4, 4, 2),
+                'head_conv': 3,
+            },
+        ),
+        **dict.fromkeys(
+            ['s', 'small'],
+            {
+                'embed_dims': (64, 128, 256, 512),
+                'depths': (3, 4, 18, 2),
+                'mlp_ratios': (4, 4, 4, 2),
+                'head_conv': 3,
+            },
+        ),
+        **dict.fromkeys(
+            ['b', 'base'],
+            {
+                'embed_dims': (64, 128, 256, 512),
+                'depths': (4, 6, 28, 2),
+                'mlp_ratios': (8, 6, 4, 2),
+                'head_conv': 7,
+            },
+        ),
         **dict.fromkeys(
             ['l', 'large'],
-            _arch((96, 192, 384, 768), (4, 6, 28, 4), (8, 6, 4, 2), 7, use_layerscale=True),
+            {
+                'embed_dims': (96, 192, 384, 768),
+                'depths': (4, 6, 28, 4),
+                'mlp_ratios': (8, 6, 4, 2),
+                'head_conv': 7,
+                'use_layerscale': True,
+            },
         ),
     }
     _required_keys = ('embed_dims', 'depths', 'mlp_ratios', 'head_conv')
@@ -462,6 +488,7 @@ class SMT(BaseModule):
         norm_cfg: ConfigType = dict(type='BN'),  # noqa: B006
         act_cfg: ConfigType = dict(type='GELU'),  # noqa: B006
         fused: bool | str = 'auto',
+        check_finite: bool = False,
         init_cfg: OptMultiConfig = None,
     ) -> None:
         if init_cfg is None:
@@ -491,6 +518,7 @@ class SMT(BaseModule):
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
         self.with_cp = with_cp
+        self.check_finite = check_finite
 
         dpr = torch.linspace(0, drop_path_rate, sum(self.depths)).tolist()
         self.patch_embeds = nn.ModuleList()
@@ -529,37 +557,49 @@ class SMT(BaseModule):
         self._freeze_stages()
 
     @property
-    def fused(self) -> bool | str:
+    def fused(self) -> bool | str:  # always a bool; the setter also takes 'auto'
         """Whether the fused operations of :mod:`.smt_ops` run (True) or plain PyTorch (False).
 
-        Reading it gives the path in use (True or False, ``'auto'`` resolved; the mode set is
-        :attr:`fused_mode`). Setting it to True, False or ``'auto'`` (see the ``fused``
-        argument) switches every module of a built model; outputs and gradients agree to float
-        rounding either way.
+        Set it to True, False or ``'auto'`` (resolved at once by :meth:`resolve_fused`) to
+        switch every module of a built model; :attr:`fused_mode` keeps what was asked. Only
+        setting it changes the path. Outputs and gradients agree to float rounding either way.
         """
         return self._fused
 
     @fused.setter
     def fused(self, value: bool | str) -> None:
-        """Switch the model and all its modules to the fused or plain path, or to ``'auto'``."""
-        if not isinstance(value, bool) and value != 'auto':
-            raise TypeError(f"fused must be True, False or 'auto', got {value!r}.")
+        """Switch the model and all its modules to the fused or plain path."""
+        resolved = self.resolve_fused(value)
         self.fused_mode = value
-        resolved = value if isinstance(value, bool) else self._device_type() == 'cpu'
         self._fused = resolved
         for module in self.modules():
             if module is not self and hasattr(module, 'fused'):
                 module.fused = resolved
 
-    def _device_type(self) -> str:
-        return next(self.parameters()).device.type
+    @staticmethod
+    def resolve_fused(value: bool | str) -> bool:
+        """Resolve a ``fused`` argument: ``'auto'`` is plain where CUDA is available.
 
-    def _apply(self, fn: Any, *args: Any, **kwargs: Any) -> 'SMT':
-        """Move or cast the model (``to``, ``cuda`` ...); ``'auto'`` then re-picks the path."""
-        super()._apply(fn, *args, **kwargs)
-        if getattr(self, 'fused_mode', None) == 'auto':
-            self.fused = 'auto'
-        return self
+        Args:
+            value (bool | str): True, False or ``'auto'``.
+
+        Returns:
+            bool: ``value`` itself for a bool; for ``'auto'``, False when a CUDA GPU is
+            available (the plain path is faster there), True otherwise (faster on CPU).
+
+        Raises:
+            TypeError: If ``value`` is neither a bool nor ``'auto'``.
+        """
+        if isinstance(value, bool):
+            return value
+        if value != 'auto':
+            raise TypeError(f"fused must be True, False or 'auto', got {value!r}.")
+        return not torch.cuda.is_available()
+
+    def extra_repr(self) -> str:
+        """Show the path in ``print(model)``, and how it was chosen."""
+        how = " (from 'auto')" if self.fused_mode == 'auto' else ''
+        return f'fused={self.fused}{how}, out_indices={self.out_indices}'
 
     @classmethod
     def _parse_arch(cls, arch: str | dict) -> dict:
@@ -644,9 +684,11 @@ class SMT(BaseModule):
         The official Conv2d rule, normal(0, sqrt(2 / fan_out)) with
         ``fan_out = k * k * out_channels / groups`` and zero bias, is applied before
         ``init_cfg``'s rules (Linear and LayerNorm), which mmengine's initialisers express.
+        A ``Pretrained`` file is loaded strictly by
+        :func:`~smt_mm.models.checkpoint.load_backbone_checkpoint` (official files converted).
         """
         if isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained':
-            self.load_pretrained(self.init_cfg['checkpoint'], self.init_cfg.get('prefix'))
+            load_backbone_checkpoint(self, self.init_cfg['checkpoint'], self.init_cfg.get('prefix'))
             self._is_init = True
             return
         for m in self.modules():
@@ -656,53 +698,6 @@ class SMT(BaseModule):
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
         super().init_weights()
-
-    def load_pretrained(self, checkpoint: str, prefix: str | None = None) -> None:
-        """Load an official or converted SMT checkpoint strictly.
-
-        Args:
-            checkpoint (str): Path or URL of the checkpoint.
-            prefix (str, optional): Keep only the keys under this prefix and strip it, e.g.
-                ``'backbone.'`` for an mmdet / mmseg / mmpretrain checkpoint. Defaults to None.
-
-        Raises:
-            FileNotFoundError: If a local checkpoint does not exist.
-            KeyError: If keys are missing or unexpected; the message lists them.
-        """
-        is_url = checkpoint.startswith(('http://', 'https://', 's3://', 'open-mmlab://'))
-        if not is_url and not osp.isfile(osp.expanduser(checkpoint)):
-            raise FileNotFoundError(
-                f'SMT pretrained checkpoint not found: {checkpoint}. Download it (official '
-                'release files load as they are) or point the config key '
-                '`model.backbone.init_cfg.checkpoint` at an existing file, e.g. '
-                '`--cfg-options model.backbone.init_cfg.checkpoint=PATH`.'
-            )
-        state_dict = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
-        for wrapper in ('state_dict', 'model'):
-            if isinstance(state_dict, dict) and isinstance(state_dict.get(wrapper), dict):
-                state_dict = state_dict[wrapper]
-                break
-        if prefix:
-            selected = {k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)}
-            if not selected:
-                raise KeyError(
-                    f'No key of {checkpoint} starts with the prefix {prefix!r}; first keys: '
-                    f'{list(state_dict)[:5]}.'
-                )
-            state_dict = selected
-        whole_model = not prefix and any(k.startswith('backbone.') for k in state_dict)
-        state_dict = convert_official_smt(state_dict)
-        result = self.load_state_dict(state_dict, strict=False)
-        if result.missing_keys or result.unexpected_keys:
-            hint = ''
-            if whole_model:
-                hint = " The checkpoint holds a whole model: set prefix='backbone.'."
-            raise KeyError(
-                f'SMT checkpoint {checkpoint} does not match the model ({len(result.missing_keys)}'
-                f' missing, {len(result.unexpected_keys)} unexpected keys).{hint}\n'
-                f'missing keys: {result.missing_keys}\nunexpected keys: '
-                f'{result.unexpected_keys}'
-            )
 
     def _freeze_stages(self) -> None:
         for i in range(self.frozen_stages + 1):
@@ -728,29 +723,8 @@ class SMT(BaseModule):
                     m.eval()
         return self
 
-    #: The smallest image side: the stem's stride-2 convolution halves 3 px to 2, which its
-    #: 2x2 stride-2 convolution needs.
-    min_input_size = 3
-
-    def _check_input(self, x: torch.Tensor) -> None:
-        """Reject images the stem cannot embed; warn about NaN / Inf pixels."""
-        height, width = x.shape[-2:]
-        if min(height, width) < self.min_input_size:
-            raise ValueError(
-                f'SMT needs images of at least {self.min_input_size}x{self.min_input_size} '
-                f'pixels (its patch embedding downsamples 4x), got {height}x{width} '
-                f'(input shape {tuple(x.shape)}): resize or pad the input.'
-            )
-        if torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_compiling():
-            return
-        finite = torch.isfinite(x)
-        if not bool(finite.all()):
-            warnings.warn(
-                f'SMT input holds {int((~finite).sum())} NaN or infinite values of '
-                f'{x.numel()}: every output becomes NaN (no detections, one class in '
-                'segmentation). Check the images and the data_preprocessor mean/std.',
-                stacklevel=2,
-            )
+    #: The smallest image side (see :data:`smt_mm.models.utils.MIN_INPUT_SIZE`).
+    min_input_size = MIN_INPUT_SIZE
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Compute the selected stage outputs.
@@ -758,8 +732,9 @@ class SMT(BaseModule):
         Args:
             x (torch.Tensor): Images ``(B, C_in, H, W)``; any H and W of at least
                 :attr:`min_input_size` (the strided convs round up: stage ``i`` has
-                ``ceil``-like sizes H / 2^(i+2)). NaN or infinite values are warned about:
-                they spread through every layer and empty the predictions.
+                ``ceil``-like sizes H / 2^(i+2)). NaN or infinite values spread through every
+                layer and empty the predictions; they are warned about with
+                ``check_finite=True`` (or by :func:`smt_mm.models.utils.check_input`).
 
         Returns:
             tuple[torch.Tensor]: One tensor per ``out_indices`` entry: ``(B, C_i, H_i, W_i)``
@@ -768,7 +743,9 @@ class SMT(BaseModule):
         Raises:
             ValueError: If H or W is smaller than :attr:`min_input_size`.
         """
-        self._check_input(x)
+        check_input_size(x, self.min_input_size)  # shapes only: no device synchronisation
+        if self.check_finite:
+            warn_non_finite(x)
         outs = {}
         for i in range(self.num_stages):
             x = self.patch_embeds[i](x)

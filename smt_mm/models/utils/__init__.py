@@ -1,5 +1,5 @@
-"""Helpers of the models: checkpoint conversion and inspection."""
+"""Small helpers of the models: checks of the images that reach the backbone."""
 
-from .ckpt_convert import convert_official_checkpoint, convert_official_smt, official_model_kind
+from .inputs import MIN_INPUT_SIZE, check_input, check_input_size, warn_non_finite
 
-__all__ = ['convert_official_checkpoint', 'convert_official_smt', 'official_model_kind']
+__all__ = ['MIN_INPUT_SIZE', 'check_input', 'check_input_size', 'warn_non_finite']

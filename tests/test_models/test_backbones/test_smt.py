@@ -1,6 +1,7 @@
 """Tests of the SMT backbone: contract, parameter counts, loading, equivalence."""
 
 import math
+import warnings
 
 import pytest
 import torch
@@ -10,7 +11,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from smt_mm.models.backbones import SMT, smt_ops
 from smt_mm.models.backbones.smt import GlobalAttention, ScaleAwareModulation
-from smt_mm.models.utils import convert_official_smt
+from smt_mm.models.checkpoint import CheckpointMismatchError, convert_official_smt
+from smt_mm.models.utils import check_input
 
 #: Official parameter counts (classification models, 1000-class head included).
 OFFICIAL_PARAMS_M = {
@@ -349,13 +351,22 @@ def test_fused_switch_reaches_every_module_and_plain_path_uses_no_fused_op(monke
         model.fused = 'fast'
 
 
-def test_auto_picks_the_path_by_device_whenever_the_model_moves():
-    model = SMT(MINI_ARCH)  # fused='auto'
-    assert model.fused_mode == 'auto' and model.fused  # CPU: fused
-    model.to('meta')  # any other device: plain
-    assert not model.fused and not model.stages[0][0].attn.fused
+def test_auto_is_resolved_once_by_the_documented_rule(monkeypatch):
+    """'auto' is plain where CUDA is available, fused elsewhere; moving never re-picks."""
+    model = SMT(MINI_ARCH)  # fused='auto', on a machine without CUDA: fused
+    assert model.fused_mode == 'auto'
+    assert model.fused is SMT.resolve_fused('auto') is (not torch.cuda.is_available())
+    assert f"fused={model.fused} (from 'auto')" in repr(model)
+    model.to('meta')  # any device: the path stays as it was resolved
+    assert model.fused is SMT.resolve_fused('auto')
+    assert model.stages[0][0].attn.fused is model.fused
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    assert not SMT.resolve_fused('auto') and not SMT(MINI_ARCH).fused
     assert SMT(MINI_ARCH, fused=True).to('meta').fused  # an explicit choice stays
-    assert not SMT(MINI_ARCH, fused=False).float().fused
+    model = SMT(MINI_ARCH, fused=False)
+    assert not model.float().fused and model.fused_mode is False
+    model.fused = 'auto'  # resolved at once when set (CUDA 'available' here)
+    assert model.fused is False and model.fused_mode == 'auto'
 
 
 def _computed_conv_kernels(model, x):
@@ -424,6 +435,57 @@ def test_pretrained_loading_is_strict_and_names_keys(tmp_path):
     model = SMT('tiny', use_layerscale=True, init_cfg=dict(type='Pretrained', checkpoint=str(path)))
     with pytest.raises(KeyError, match=r"missing keys: \['stages.1.1.attn.proj0.weight'\]"):
         model.init_weights()
+
+    small = SMT(MINI_ARCH, init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+    with pytest.raises(CheckpointMismatchError, match='shape mismatches') as err:
+        small.init_weights()  # shapes are checked before anything is loaded
+    assert 'patch_embeds.0.conv1.weight: checkpoint (64, 3, 3, 3), model (16, 3, 3, 3)' in str(
+        err.value
+    )
+
+
+def test_forward_never_reads_a_tensor_back_to_python(monkeypatch):
+    """No host-device synchronisation in forward: nothing turns a tensor into a Python value."""
+    model = SMT(MINI_ARCH)
+    x = torch.rand(2, 3, 35, 47)
+    x[0, 0, 0, 0] = float('nan')  # not scanned unless check_finite=True
+
+    def refuse(*args, **kwargs):
+        raise AssertionError('forward read a tensor value back to Python')
+
+    for name in ('__bool__', 'item', 'tolist', '__int__', '__float__', '__index__'):
+        monkeypatch.setattr(torch.Tensor, name, refuse)
+    for fused in (True, False):
+        model.fused = fused
+        with torch.no_grad():
+            assert len(model.eval()(x)) == 4
+        outs = model.train()(x.nan_to_num())
+        sum(o.sum() for o in outs).backward()  # the custom backward passes read nothing either
+    model.check_finite = True
+    with pytest.raises(AssertionError, match='read a tensor value back'):
+        model(x)
+
+
+def test_input_checks_raise_for_small_and_warn_for_non_finite_images():
+    image = torch.zeros(1, 3, 32, 32)
+    image[0, 1, 3, :3] = float('nan')
+    with pytest.warns(UserWarning, match='SMT input holds 3 NaN or infinite values of 3072'):
+        check_input(image)
+    with pytest.warns(UserWarning, match='3 NaN or infinite values'):
+        SMT(MINI_ARCH, check_finite=True)(image)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        check_input(torch.zeros(1, 3, 3, 3))
+        SMT(MINI_ARCH)(image)  # off by default
+    with pytest.raises(ValueError, match='at least 3x3 pixels.*got 2x5'):
+        check_input(torch.zeros(1, 3, 2, 5))
+
+
+def test_arch_zoo_rows_name_their_settings():
+    for name, row in SMT.arch_zoo.items():
+        assert set(row) >= set(SMT._required_keys), name
+        assert set(row) <= set(SMT._required_keys) | set(SMT._arch_defaults), name
+        assert SMT._parse_arch(dict(row)) == SMT._parse_arch(name)
 
 
 def test_missing_pretrained_file_names_path_and_config_key(tmp_path):

@@ -65,11 +65,30 @@ def model_and_input():
     return model, torch.randn(2, 3, 224, 320, device='cuda')
 
 
-def test_auto_runs_the_plain_path_on_cuda():
+def test_auto_runs_the_plain_path_where_cuda_is_available():
     model = SMT(ARCH)
-    assert model.fused
-    model.cuda()
     assert not model.fused and not model.stages[0][0].ffn.fused
+    model.cuda()
+    assert not model.fused
+    assert SMT(ARCH, fused=True).cuda().fused  # an explicit choice stays
+
+
+@pytest.mark.parametrize('fused', [True, False], ids=['fused', 'plain'])
+def test_forward_and_backward_do_not_synchronise(fused):
+    """torch's sync debug mode raises on any host-device synchronisation."""
+    model = SMT(ARCH, fused=fused).cuda().train()
+    x = torch.randn(2, 3, 67, 93, device='cuda')
+    model(x)  # warm-up: cuDNN picks its algorithms
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode('error')
+    try:
+        outs = model(x)
+        sum(o.sum() for o in outs).backward()
+        model.check_finite = True
+        with pytest.raises(RuntimeError, match='synchroniz'):
+            model(x)
+    finally:
+        torch.cuda.set_sync_debug_mode('default')
 
 
 def test_fused_and_plain_paths_agree_in_fp32(model_and_input):

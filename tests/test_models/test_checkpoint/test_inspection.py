@@ -8,8 +8,8 @@ from conftest import REPO_ROOT
 from smt_reference import RefSMT, to_official_layout
 
 from smt_mm.models.backbones import SMT
-from smt_mm.models.utils import convert_official_smt
-from smt_mm.models.utils.ckpt_check import build_config_model, inspect_checkpoint
+from smt_mm.models.checkpoint import convert_official_smt, inspect_checkpoint
+from smt_mm.models.checkpoint.inspection import build_config_model
 
 SEG_TOY = osp.join(REPO_ROOT, 'configs', 'segmentation', 'upernet_smt_t_toy.py')
 RESNET_KEYS = {'backbone.conv1.weight': torch.zeros(2, 3, 7, 7), 'backbone.layer1.0.bn1.weight': 1}

@@ -15,14 +15,15 @@ from typing import cast
 
 import torch
 
-from ...utils.checkpoint import InvalidCheckpointError, UnsafeCheckpointError, safe_torch_load
-from .ckpt_convert import (
+from .convert import (
     checkpoint_meta,
     convert_official_checkpoint,
     convert_official_smt,
     official_model_kind,
     unwrap_state_dict,
 )
+from .safe_load import InvalidCheckpointError, UnsafeCheckpointError, safe_torch_load
+from .strict_load import diff_state_dict
 
 #: Top-level keys of the heads of whole mmdet / mmseg / mmpretrain models.
 _DET_HEADS = ('rpn_head.', 'roi_head.', 'bbox_head.', 'query_head.', 'decoder.')
@@ -40,8 +41,8 @@ class CheckpointReport:
             ``official-segmentation``, ``official-backbone``, ``smt_mm-mmdet``,
             ``smt_mm-mmseg``, ``smt_mm-mmpretrain``, ``smt_mm-backbone``, ``other-mmdet``,
             ``other-mmseg``, ``other-mmpretrain``, ``other-state-dict``, ``missing``, ``unsafe``
-            or an :class:`~smt_mm.utils.InvalidCheckpointError` kind (``empty``, ``html``,
-            ``lfs-pointer``, ``safetensors``, ``not-a-checkpoint``, ``damaged``).
+            or an :class:`~smt_mm.models.checkpoint.InvalidCheckpointError` kind (``empty``,
+            ``html``, ``lfs-pointer``, ``safetensors``, ``not-a-checkpoint``, ``damaged``).
         verdict (str): One sentence for people.
         details (dict[str, str]): ``arch``, ``head``, ``layer scale``, ``EMA``,
             ``optimizer state``, ``conversion`` ... where they apply.
@@ -190,8 +191,8 @@ def _load(path: str) -> CheckpointReport | dict:
 def inspect_checkpoint(path: str) -> CheckpointReport:
     """Say what a file is: official or smt_mm SMT checkpoint, another model's, or no checkpoint.
 
-    The checkpoint is loaded with :func:`~smt_mm.utils.safe_torch_load` (nothing in it runs)
-    and converted as loading converts it (official whole models), so that
+    The checkpoint is loaded with :func:`~smt_mm.models.checkpoint.safe_torch_load` (nothing
+    in it runs) and converted as loading converts it (official whole models), so that
     :func:`compare_with_model` sees the keys the model would get.
 
     Args:
@@ -265,29 +266,6 @@ def inspect_checkpoint(path: str) -> CheckpointReport:
     details['EMA'] = _ema(checkpoint, keys)
     details['optimizer state'] = _training_state(checkpoint)
     return CheckpointReport(path, kind, verdict, details, checkpoint)
-
-
-def diff_state_dict(
-    expected: Mapping[str, torch.Tensor], given: Mapping[str, torch.Tensor]
-) -> tuple[list[str], list[str], list[str]]:
-    """The keys of a state dict that a model would miss, not expect, or get in the wrong shape.
-
-    Args:
-        expected (Mapping[str, torch.Tensor]): The model's state dict.
-        given (Mapping[str, torch.Tensor]): The checkpoint's.
-
-    Returns:
-        tuple[list[str], list[str], list[str]]: Missing keys, unexpected keys, and
-        ``'key: checkpoint (shape), model (shape)'`` lines.
-    """
-    missing = [k for k in expected if k not in given]
-    unexpected = [k for k in given if k not in expected]
-    mismatched = [
-        f'{k}: checkpoint {tuple(given[k].shape)}, model {tuple(v.shape)}'
-        for k, v in expected.items()
-        if k in given and tuple(given[k].shape) != tuple(v.shape)
-    ]
-    return missing, unexpected, mismatched
 
 
 def compare_with_model(report: CheckpointReport, model: torch.nn.Module) -> dict[str, list[str]]:

@@ -6,12 +6,12 @@ from conftest import load_tool
 from smt_reference import RefSMT, randomize_, to_official_layout
 
 from smt_mm.models.backbones import SMT
-from smt_mm.models.utils import (
+from smt_mm.models.checkpoint import (
     convert_official_checkpoint,
     convert_official_smt,
     official_model_kind,
+    safe_torch_load,
 )
-from smt_mm.utils import safe_torch_load
 
 
 @pytest.fixture(scope='module')

@@ -28,6 +28,8 @@ import torch
 from mmengine.logging import HistoryBuffer, print_log
 from mmengine.runner import CheckpointLoader
 
+from .convert import convert_official_checkpoint
+
 TRUST_ENV = 'SMT_MM_TRUSTED_CHECKPOINTS'
 
 _trusted_files: set[str] = set()
@@ -189,7 +191,7 @@ def safe_torch_load(path: str, map_location: Any = 'cpu') -> Any:
             'one of the classes mmengine writes into its checkpoints. Unpickling it could run '
             'arbitrary code. If you trust this file, opt in for it alone with '
             f'`{TRUST_ENV}={path}` (several files: separate them with "{os.pathsep}") or '
-            f'`smt_mm.utils.trust_checkpoint({path!r})`.'
+            f'`smt_mm.models.checkpoint.trust_checkpoint({path!r})`.'
         ) from err
     except (EOFError, RuntimeError, ValueError, zipfile.BadZipFile) as err:
         raise _damaged(path, err) from err
@@ -210,12 +212,9 @@ def _load_from_local(filename: str, map_location: Any = None) -> Any:
     """Drop-in for mmengine's ``load_from_local``: loads safely, converts official models.
 
     A whole detector or segmentor trained with the official SMT code is converted to
-    smt_mm's layout here (see :func:`~smt_mm.models.utils.convert_official_checkpoint`), so
+    smt_mm's layout here (see :func:`~smt_mm.models.checkpoint.convert_official_checkpoint`), so
     that ``load_from``, ``tools/test.py`` and mmdet's / mmseg's own tools load it strictly.
     """
-    # Imported here: importing smt_mm.models imports mmcv, which smt_mm checks first.
-    from ..models.utils.ckpt_convert import convert_official_checkpoint
-
     filename = osp.expanduser(filename)
     checkpoint = safe_torch_load(filename, map_location=map_location)
     if not isinstance(checkpoint, dict):

@@ -21,8 +21,8 @@ from smt_reference import to_official_layout
 
 from smt_mm.apis.demo import toy_data_options
 from smt_mm.models.backbones import SMT
-from smt_mm.models.utils import convert_official_checkpoint
-from smt_mm.models.utils.ckpt_check import build_config_model
+from smt_mm.models.checkpoint import convert_official_checkpoint
+from smt_mm.models.checkpoint.inspection import build_config_model
 from smt_mm.toydata import generate_ade20k, generate_coco
 
 DET_TOY = 'configs/detection/mask_rcnn_smt_t_toy.py'
