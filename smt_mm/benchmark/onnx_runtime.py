@@ -1,9 +1,9 @@
 """ONNX Runtime against PyTorch on the CPU: the same graph, timed side by side in one run.
 
-Each case is exported once (SMT's plain path, as :func:`~.export.export_onnx` does); then, in
+Each case is exported once (SMT's plain path, as :func:`~smt_mm.deployment.export_onnx` does); then, in
 every round, PyTorch runs the module as users run it (SMT's default path: fused on the CPU)
 and ONNX Runtime runs the file, one after the other, with the benchmark's timing
-(:mod:`smt_mm.analysis.benchmark`): a drifting shared machine slows both alike.
+(:func:`~.measure.time_runs`): a drifting shared machine slows both alike.
 """
 
 import copy
@@ -19,11 +19,12 @@ from typing import Any, cast
 import torch
 from torch import nn
 
-from ..analysis.benchmark import BACKBONES, BenchmarkSettings, machine_info
-from ..analysis.benchmark.measure import _time
+from ..apis import build_model
+from ..deployment import TASKS, OnnxModel, build_graph, export_graph
 from ..models.backbones.smt import SMT
-from .export import TASKS, build_graph, export_graph, load_model
-from .runtime import OnnxModel
+from .cases import BACKBONES
+from .measure import BenchmarkSettings, time_runs
+from .report import machine_info
 
 
 @dataclass
@@ -57,8 +58,8 @@ def build_case(case: SpeedCase) -> nn.Module:
             raise ValueError(f'{case.model!r} is not an SMT backbone of the benchmark')
         torch.manual_seed(0)
         return SMT(**spec).eval()
-    cfg, model = load_model(case.model)
-    return build_graph(model, TASKS[cfg.default_scope], case.what, dynamic=False).eval()
+    model = build_model(case.model)
+    return build_graph(model, TASKS[model.cfg.default_scope], case.what, dynamic=False).eval()
 
 
 def _set_path(module: nn.Module, fused: bool | str) -> None:
@@ -115,9 +116,9 @@ def run_onnx_benchmark(
             if log is not None:
                 log(f'[round {index + 1}/{settings.rounds}] {case.name}')
             with torch.no_grad():
-                ours = _time(functools.partial(module, inputs), settings)
+                ours = time_runs(functools.partial(module, inputs), settings)
             run_onnx = cast(Callable[[], None], functools.partial(onnx_model, inputs.numpy()))
-            theirs = _time(run_onnx, settings)
+            theirs = time_runs(run_onnx, settings)
             record['pytorch'] += ours['times_s']
             record['onnxruntime'] += theirs['times_s']
             ratios.append(theirs['median_s'] / ours['median_s'])

@@ -22,7 +22,9 @@ from collections.abc import Iterable
 from mmengine.config import Config
 from mmengine.registry import Registry
 
-from .checks import ConfigCheckError
+class ConfigCheckError(ValueError):
+    """Raised when a config (or ``--cfg-options``) asks for something the run cannot do."""
+
 
 #: Top-level keys the runners and tools read besides the config's own.
 RUNNER_KEYS = frozenset(
