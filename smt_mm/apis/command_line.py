@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 from mmengine.config import DictAction
 
@@ -91,6 +92,19 @@ def parse_size(text: str) -> tuple[int, int, int]:
     return parts[0], parts[1], parts[2]
 
 
+def keyword_options(args: argparse.Namespace, *names: str) -> dict[str, Any]:
+    """The parsed values of ``names``, as the keyword arguments of the function a tool calls.
+
+    Args:
+        args (argparse.Namespace): The parsed command line.
+        *names (str): Option destinations, named as the function's parameters.
+
+    Returns:
+        dict[str, Any]: Name -> value.
+    """
+    return {name: getattr(args, name) for name in names}
+
+
 def exit_with_launcher() -> None:
     """End this process when its parent (the ``torchrun`` launcher) dies, even by SIGKILL.
 
@@ -111,11 +125,11 @@ def exit_with_launcher() -> None:
 
 
 def parse_tool_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
-    """Add the options of the training and test tools, parse them and export ``LOCAL_RANK``.
+    """Add the launcher options of the training and test tools, parse, export ``LOCAL_RANK``.
 
-    The options: ``--cfg-options KEY=VALUE ...``, ``--launcher`` and the ``--local-rank`` that
-    ``torch.distributed.launch`` passes. Under ``--launcher pytorch`` the process ends with its
-    launcher (:func:`exit_with_launcher`).
+    The options: ``--launcher`` and the ``--local-rank`` that ``torch.distributed.launch``
+    passes (the tool declares its config with :func:`add_model_arguments`). Under
+    ``--launcher pytorch`` the process ends with its launcher (:func:`exit_with_launcher`).
 
     Args:
         parser (argparse.ArgumentParser): The tool's parser with its own options.
@@ -124,7 +138,6 @@ def parse_tool_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> 
     Returns:
         argparse.Namespace: The parsed arguments.
     """
-    add_cfg_options_argument(parser)
     parser.add_argument('--launcher', choices=LAUNCHERS, default='none', help='job launcher')
     # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank.
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -143,7 +156,8 @@ def exit_on_user_error(*errors: type[Exception]) -> Iterator[None]:
         *errors (type[Exception]): More error types whose message a tool's user acts on, e.g.
             ``FileNotFoundError``.
     """
+    caught: tuple[type[Exception], ...] = (*USER_ERRORS, *errors)
     try:
         yield
-    except (*USER_ERRORS, *errors) as err:
+    except caught as err:
         sys.exit(f'error: {err}')

@@ -1,8 +1,8 @@
 """The one function that builds a config's model, for every tool, demo, visualiser and export."""
 
 import logging
-from collections.abc import Mapping
 import os.path as osp
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch

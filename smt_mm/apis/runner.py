@@ -29,7 +29,13 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from ..config import add_dump_results, apply_tta, check_config_paths, enable_visualization, get_scope
+from ..config import (
+    add_dump_results,
+    apply_tta,
+    check_config_paths,
+    enable_visualization,
+    get_scope,
+)
 from ..engine import RunError, WorkDirLock, find_resume_checkpoint
 from ..engine.workdir import describe_resume_search
 
@@ -222,8 +228,8 @@ def train_model(cfg: Config) -> Runner:
     """Check the paths, adapt to the device, build the runner and train.
 
     Args:
-        cfg (Config): The config from :func:`~smt_mm.config.load_config` (with the command-line switches of
-            :func:`prepare_train_config` applied), changed in place.
+        cfg (Config): The config from :func:`~smt_mm.config.load_config` (with the
+            command-line switches of :func:`prepare_train_config` applied), changed in place.
 
     Returns:
         Runner: The runner after training (its ``model`` holds the trained weights).

@@ -1,8 +1,8 @@
 """ONNX Runtime against PyTorch on the CPU: the same graph, timed side by side in one run.
 
-Each case is exported once (SMT's plain path, as :func:`~smt_mm.deployment.export_onnx` does); then, in
-every round, PyTorch runs the module as users run it (SMT's default path: fused on the CPU)
-and ONNX Runtime runs the file, one after the other, with the benchmark's timing
+Each case is exported once (SMT's plain path, as :func:`~smt_mm.deployment.export_onnx` does);
+then, in every round, PyTorch runs the module as users run it (SMT's default path: fused on the
+CPU) and ONNX Runtime runs the file, one after the other, with the benchmark's timing
 (:func:`~.measure.time_runs`): a drifting shared machine slows both alike.
 """
 
@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, cast
 
 import torch
+from mmengine.config import Config
 from torch import nn
 
 from ..apis import build_model
@@ -59,7 +60,8 @@ def build_case(case: SpeedCase) -> nn.Module:
         torch.manual_seed(0)
         return SMT(**spec).eval()
     model = build_model(case.model)
-    return build_graph(model, TASKS[model.cfg.default_scope], case.what, dynamic=False).eval()
+    task = TASKS[cast(Config, model.cfg).default_scope]
+    return build_graph(model, task, case.what, dynamic=False).eval()
 
 
 def _set_path(module: nn.Module, fused: bool | str) -> None:

@@ -1,4 +1,4 @@
-"""Images for the visualisers: folders expanded, each image normalised by the model's preprocessor."""
+"""Images for the visualisers: folders expanded, images normalised by the model's preprocessor."""
 
 import os
 import os.path as osp
