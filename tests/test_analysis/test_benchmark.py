@@ -10,9 +10,9 @@ import torch
 from conftest import REPO_ROOT, load_tool
 from mmengine.config import Config
 
-from smt_mm.analysis import benchmark as bench
-from smt_mm.analysis.benchmark.cases import _swap_backbone, backbone_name
-from smt_mm.utils.cli import parse_size
+from smt_mm import benchmark as bench
+from smt_mm.apis.command_line import parse_size
+from smt_mm.benchmark.cases import _swap_backbone, backbone_name
 
 REPO = Path(REPO_ROOT)
 TOY_CONFIGS = [

@@ -11,7 +11,7 @@ from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
 from mmengine.runner import save_checkpoint
 
-from smt_mm.apis.demo import toy_data_options
+from smt_mm.demo import toy_data_options
 from smt_mm.toydata import generate_ade20k, generate_coco
 from smt_mm.visualization import colorize, draw_example
 

@@ -19,7 +19,7 @@ from mmengine.runner import load_checkpoint
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 from smt_reference import to_official_layout
 
-from smt_mm.apis.demo import toy_data_options
+from smt_mm.demo import toy_data_options
 from smt_mm.models.backbones import SMT
 from smt_mm.models.utils import convert_official_checkpoint
 from smt_mm.models.utils.ckpt_check import build_config_model
