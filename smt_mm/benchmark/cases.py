@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from mmengine.registry import DefaultScope
 
 from ..analysis.complexity import counting_config, model_complexity
 from ..apis import build_model
@@ -180,8 +181,11 @@ def _build_backbone(name: str) -> torch.nn.Module:
     if cfg['type'] == 'SMT':
         return SMT(**{k: v for k, v in cfg.items() if k != 'type'})
     toolbox, _, cfg['type'] = cfg['type'].rpartition('.')
-    importlib.import_module(f'{toolbox or "mmdet"}.models')  # registers its SwinTransformer
-    return importlib.import_module(f'{toolbox or "mmdet"}.registry').MODELS.build(cfg)
+    toolbox = toolbox or 'mmdet'
+    importlib.import_module(f'{toolbox}.models')  # registers its SwinTransformer
+    # a registry builds in the current default scope: another toolbox's Swin otherwise
+    with DefaultScope.overwrite_default_scope(toolbox):
+        return importlib.import_module(f'{toolbox}.registry').MODELS.build(cfg)
 
 
 class CaseModel:
