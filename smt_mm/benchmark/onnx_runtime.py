@@ -21,7 +21,7 @@ from mmengine.config import Config
 from torch import nn
 
 from ..apis import build_model
-from ..deployment import TASKS, OnnxModel, build_graph, export_graph
+from ..deployment import TASKS, OnnxModel, build_graph, export_graph, set_smt_path
 from ..models.backbones.smt import SMT
 from .cases import BACKBONES
 from .measure import BenchmarkSettings, time_runs
@@ -64,11 +64,6 @@ def build_case(case: SpeedCase) -> nn.Module:
     return build_graph(model, task, case.what, dynamic=False).eval()
 
 
-def _set_path(module: nn.Module, fused: bool | str) -> None:
-    for smt in (m for m in module.modules() if isinstance(m, SMT)):
-        smt.fused = fused
-
-
 def run_onnx_benchmark(
     cases: Sequence[SpeedCase],
     settings: BenchmarkSettings,
@@ -104,10 +99,10 @@ def run_onnx_benchmark(
         module = build_case(case)
         inputs = torch.randn(case.batch, 3, case.height, case.width)
         path = osp.join(work_dir, f'{case.name.split()[0]}_{case.height}x{case.width}.onnx')
-        _set_path(module, False)
+        set_smt_path(module, False)
         sample = inputs if case.batch > 1 else inputs.repeat(2, 1, 1, 1)  # a dynamic batch
         export_graph(module, sample, path, ['out'], False, exporter)
-        _set_path(module, 'auto')
+        set_smt_path(module, 'auto')
         prepared.append((case, module, inputs, OnnxModel(path, settings.threads)))
     times: list[dict[str, list[float]]] = [dict(pytorch=[], onnxruntime=[]) for _ in cases]
     rounds: list[list[float]] = [[] for _ in cases]

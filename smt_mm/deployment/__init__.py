@@ -22,7 +22,7 @@ from .export import (
     describe,
     export_graph,
     export_onnx,
-    set_plain_path,
+    set_smt_path,
 )
 from .runtime import (
     Agreement,
@@ -42,4 +42,4 @@ __all__ += ['ExportError', 'ExportResult', 'FeatureGraph', 'OnnxModel', 'Segment
 __all__ += ['build_graph', 'compare_predictions', 'default_shape', 'describe', 'export_graph']
 __all__ += ['export_onnx', 'graph_outputs', 'max_abs_diffs', 'predict_onnx']
 __all__ += ['check_request']
-__all__ += ['predict_pytorch', 'prepare_inputs', 'set_plain_path', 'Verification', 'verify_onnx']
+__all__ += ['predict_pytorch', 'prepare_inputs', 'set_smt_path', 'Verification', 'verify_onnx']

@@ -130,15 +130,20 @@ class ExportResult:
     seconds: float
 
 
-def set_plain_path(model: nn.Module) -> int:
-    """Switch every SMT backbone of ``model`` to its plain path (stored weights only).
+def set_smt_path(model: nn.Module, fused: bool | str = False) -> int:
+    """Switch every SMT backbone of ``model`` to its plain or fused path.
+
+    Args:
+        model (nn.Module): The model.
+        fused (bool | str): SMT's ``fused`` setting; False (the default) is the plain path of
+            the export (stored weights only), ``'auto'`` SMT's default.
 
     Returns:
         int: How many SMT backbones were switched.
     """
     backbones = [m for m in model.modules() if isinstance(m, SMT)]
     for backbone in backbones:
-        backbone.fused = False
+        backbone.fused = fused
     return len(backbones)
 
 
@@ -330,7 +335,7 @@ def export_onnx(
     model = build_model(cfg, checkpoint)
     cfg = model.cfg
     graph = build_graph(model, task, what, dynamic)
-    set_plain_path(model)
+    set_smt_path(model)
     # torch.export specialises an axis of size 1: trace the dynamic batch with two images.
     input_shape = (2, 3, height, width)
     inputs = torch.randn(*input_shape, generator=torch.Generator().manual_seed(0))
