@@ -6,6 +6,20 @@ OpenMMLab stack, makes mmengine load checkpoints safely on torch >= 2.6 and save
 backbone in mmengine's root ``MODELS`` registry, so that ``type='SMT'`` builds inside mmdet,
 mmseg and mmpretrain configs alike. Only torch, mmengine and mmcv are needed; what serves one
 toolbox (mmseg's checked IoU metric) is registered when that toolbox is installed.
+
+Layers, lowest first: a package imports only packages of a lower layer, and never another
+package's private (``_``) names; ``tests/test_layering.py`` checks it.
+
+0. ``utils`` (stack checks; imports no other package), ``toydata`` (toy datasets; self-contained)
+1. ``models``: the SMT backbone and its checkpoints
+2. ``engine`` (runner hooks, work dirs), ``evaluation`` (metrics), ``config`` (``load_config``:
+   the one way a config is read and checked)
+3. ``apis``: training, testing, ``build_model`` (the one way a config's model is built) and the
+   command-line options the tools share
+4. ``visualization``, ``deployment``, ``analysis``: use models and apis
+5. ``benchmark`` (speed of models and of exported files), ``demo`` (toy data to pictures)
+
+and ``tools/`` over all of them.
 """
 
 from .utils.compat import check_stack, stack_summary

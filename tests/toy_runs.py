@@ -13,7 +13,7 @@ import subprocess
 import sys
 from typing import NamedTuple
 
-from smt_mm.apis import demo
+from smt_mm import demo
 from smt_mm.toydata import generate_ade20k, generate_coco, generate_imagenet
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))

@@ -8,7 +8,7 @@ Usage:
 import argparse
 import os.path as osp
 
-from smt_mm.apis.demo import DEMO_TASKS, run_demo
+from smt_mm.demo import DEMO_TASKS, run_demo
 
 CONFIGS = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs')
 TOY_CONFIGS = {

@@ -12,14 +12,19 @@ The metrics are also written to ``<work_dir>/eval_<timestamp>.json``:
 
 import argparse
 
-from smt_mm.apis import load_config, test_model
-from smt_mm.apis.cli import exit_on_user_error, parse_tool_args
+from smt_mm.apis import test_model
+from smt_mm.apis.command_line import (
+    add_model_arguments,
+    exit_on_user_error,
+    keyword_options,
+    parse_tool_args,
+)
+from smt_mm.config import load_config
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Test (and eval) a trained model')
-    parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    add_model_arguments(parser, checkpoint='required')
     parser.add_argument(
         '--work-dir', help='the dir for the evaluation metrics (eval_<timestamp>.json) and logs'
     )
@@ -39,7 +44,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         '--non-strict',
-        action='store_true',
+        action='store_false',
+        dest='strict',
         help='load the checkpoint even if its keys or shapes differ from the model (an '
         'intentional partial load; mismatches are only warned about)',
     )
@@ -50,16 +56,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     with exit_on_user_error():
         cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
-        test_model(
-            cfg,
-            args.checkpoint,
-            tta=args.tta,
-            show_dir=args.show_dir,
-            show=args.show,
-            wait_time=args.wait_time,
-            out=args.out,
-            strict=not args.non_strict,
-        )
+        options = keyword_options(args, 'tta', 'show_dir', 'show', 'wait_time', 'out', 'strict')
+        test_model(cfg, args.checkpoint, **options)
 
 
 if __name__ == '__main__':

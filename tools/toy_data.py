@@ -14,6 +14,7 @@ Every dataset is one sub-command with the options of :func:`add_dataset_parser` 
 import argparse
 from collections.abc import Callable
 
+from smt_mm.apis.command_line import parse_size
 from smt_mm.toydata import (
     DEFAULT_CATEGORIES,
     ade20k_classes,
@@ -21,7 +22,6 @@ from smt_mm.toydata import (
     generate_coco,
     generate_imagenet,
 )
-from smt_mm.utils.cli import parse_size
 
 
 def parse_image_size(text: str) -> dict[str, int]:

@@ -10,13 +10,14 @@ dir, a diverged loss, ...) are printed as ``error: ...`` with exit status 1.
 
 import argparse
 
-from smt_mm.apis import load_config, prepare_train_config, train_model
-from smt_mm.apis.cli import exit_on_user_error, parse_tool_args
+from smt_mm.apis import prepare_train_config, train_model
+from smt_mm.apis.command_line import add_model_arguments, exit_on_user_error, parse_tool_args
+from smt_mm.config import load_config
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Train a detector, segmentor or classifier')
-    parser.add_argument('config', help='train config file path')
+    add_model_arguments(parser, checkpoint='none')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
         '--amp', action='store_true', help='enable automatic mixed precision (needs a GPU)'

@@ -5,8 +5,6 @@ One counter serves ``tools/analysis/get_flops.py`` and the benchmark: mmengine's
 with :func:`sdpa_flop_jit` for ``aten::scaled_dot_product_attention``, which mmengine lacks.
 """
 
-import copy
-import logging
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -16,12 +14,12 @@ from typing import Any
 import torch
 from mmengine.analysis import FlopAnalyzer, parameter_count
 from mmengine.config import Config
-from mmengine.logging import MMLogger
-from mmengine.model import BaseModel, revert_sync_batchnorm
-from mmengine.registry import MODELS, init_default_scope
+from mmengine.model import BaseModel
 from mmengine.structures import BaseDataElement, InstanceData
 from torch import nn
 
+from ..apis import build_model
+from ..config import load_config
 from .paper import PaperModel, format_count
 
 #: Largest relative difference from a published figure that still counts as agreement: the
@@ -154,39 +152,29 @@ def model_complexity(model: nn.Module, input_size: tuple[int, int]) -> Complexit
     )
 
 
-def build_model(config: str | Path | Config, cfg_options: Mapping | None = None) -> nn.Module:
-    """Build and initialise the model of a config for counting, without loading any checkpoint.
+def counting_config(config: str | Path | Config, cfg_options: Mapping | None = None) -> Config:
+    """Read a config for counting: no pretrained file, a fixed number of RPN proposals.
 
-    SyncBN layers become BN (counting runs in one process) and a two-stage detector's RPN keeps
-    exactly ``max_per_img`` proposals (NMS threshold 1.0), as mmdet 2.x's ``forward_dummy`` did
-    with its 1000 fixed proposals when the Swin and SMT papers counted their FLOPs; otherwise the
-    RoI heads' share would depend on how many boxes an untrained RPN's NMS happens to keep.
+    Build its model with :func:`~smt_mm.apis.build_model`. The backbone is initialised without
+    its pretrained file (none is needed) and a two-stage detector's RPN keeps exactly
+    ``max_per_img`` proposals (NMS threshold 1.0), as mmdet 2.x's ``forward_dummy`` did with its
+    1000 fixed proposals when the Swin and SMT papers counted their FLOPs; otherwise the RoI
+    heads' share would depend on how many boxes an untrained RPN's NMS happens to keep.
 
     Args:
         config (str | Path | Config): The config or its path.
         cfg_options (Mapping, optional): Overrides, as ``--cfg-options``. Defaults to None.
 
     Returns:
-        nn.Module: The model, in eval mode.
+        Config: The config, changed for counting.
     """
-    cfg = copy.deepcopy(config if isinstance(config, Config) else Config.fromfile(str(config)))
-    if cfg_options:
-        cfg.merge_from_dict(dict(cfg_options))
-    init_default_scope(cfg.get('default_scope', 'mmengine'))
+    cfg = load_config(config, cfg_options)
     rpn_cfg = cfg.model.get('test_cfg', {}).get('rpn')
     if rpn_cfg is not None and 'nms' in rpn_cfg:
         rpn_cfg.nms.iou_threshold = 1.0
-    if 'backbone' in cfg.model:  # initialised without the pretrained file (none needed)
+    if 'backbone' in cfg.model:
         cfg.model.backbone.init_cfg = None
-    model = MODELS.build(cfg.model)
-    logger = MMLogger.get_current_instance()
-    level = logger.level
-    logger.setLevel(logging.WARNING)  # no per-parameter init report
-    try:
-        model.init_weights()  # e.g. Sparse R-CNN's proposal boxes are set here, not when built
-    finally:
-        logger.setLevel(level)
-    return revert_sync_batchnorm(model).eval()
+    return cfg
 
 
 @dataclass(frozen=True)
@@ -220,7 +208,7 @@ def config_complexity(
     size = input_size or (paper.input_size if paper else None)
     if size is None:
         raise ValueError(f'{config}: no metafile entry gives its input size; pass input_size')
-    ours = model_complexity(build_model(config, cfg_options), size)
+    ours = model_complexity(build_model(counting_config(config, cfg_options)), size)
     return ComplexityRow(Path(config).stem, ours, paper)
 
 

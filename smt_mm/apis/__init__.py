@@ -1,33 +1,25 @@
-"""Library functions behind ``tools/train.py`` and ``tools/test.py``.
+"""Library functions behind the tools: train, test, and build a config's model.
 
 One launcher for mmdet, mmseg and mmpretrain: a config's ``default_scope`` decides the toolbox.
+:func:`build_model` is the one way every tool, demo, visualiser, exporter and analysis builds a
+config's model; :mod:`.command_line` holds the options and error handling the tools share.
 """
 
-from .checks import ConfigPathError, check_config_paths, collect_config_paths
+from .model import build_model
 from .runner import (
-    LAUNCHERS,
+    DIST_TIMEOUT,
     build_runner,
-    load_config,
     prepare_train_config,
     setup_device,
     test_model,
     train_model,
     write_eval_json,
 )
-from .scopes import SUPPORTED_SCOPES, add_dump_results, apply_tta, enable_visualization, get_scope
 
 __all__ = [
-    'LAUNCHERS',
-    'SUPPORTED_SCOPES',
-    'ConfigPathError',
-    'add_dump_results',
-    'apply_tta',
+    'DIST_TIMEOUT',
+    'build_model',
     'build_runner',
-    'check_config_paths',
-    'collect_config_paths',
-    'enable_visualization',
-    'get_scope',
-    'load_config',
     'prepare_train_config',
     'setup_device',
     'test_model',

@@ -4,7 +4,7 @@ The functions follow the toolboxes' own ``tools/train.py`` / ``tools/test.py`` (
 mmseg 1.x, mmpretrain 1.x), with three additions:
 
 * every local path the run reads is checked before anything is built
-  (:func:`~smt_mm.apis.checks.check_config_paths`);
+  (:func:`~smt_mm.config.check_config_paths`);
 * without a GPU, distributed runs use the ``gloo`` backend and CPU process groups, so
   ``tools/dist_train.sh CONFIG 2`` works on a laptop;
 * :func:`test_model` writes its metrics to ``<work_dir>/eval_<timestamp>.json``.
@@ -29,60 +29,19 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from ..config import (
+    add_dump_results,
+    apply_tta,
+    check_config_paths,
+    enable_visualization,
+    get_scope,
+)
 from ..engine import RunError, WorkDirLock, find_resume_checkpoint
 from ..engine.workdir import describe_resume_search
-from .checks import check_config_paths
-from .options import check_cfg_options, check_neck_channels
-from .scopes import add_dump_results, apply_tta, enable_visualization, get_scope
 
-LAUNCHERS: tuple[str, ...] = ('none', 'pytorch', 'slurm', 'mpi')
 #: Seconds a distributed collective waits for the other ranks before the run fails
 #: (``env_cfg.dist_cfg.timeout`` overrides it; torch's default for gloo is 30 minutes).
 DIST_TIMEOUT = 600
-
-
-def load_config(
-    config: str,
-    cfg_options: dict | None = None,
-    work_dir: str | None = None,
-    launcher: str = 'none',
-) -> Config:
-    """Read a config, merge command-line overrides and settle the work dir.
-
-    Args:
-        config (str): The config file.
-        cfg_options (dict, optional): ``--cfg-options`` overrides (dotted keys).
-            Defaults to None.
-        work_dir (str, optional): The work dir; when None, the config's ``work_dir`` or else
-            ``./work_dirs/<config name>``. Defaults to None.
-        launcher (str): One of :data:`LAUNCHERS`. Defaults to ``'none'``.
-
-    Returns:
-        Config: The config, with ``launcher`` and ``work_dir`` set.
-
-    Raises:
-        FileNotFoundError: If ``config`` does not exist.
-        ValueError: If the launcher or the config's ``default_scope`` is not supported.
-        ConfigCheckError: If a ``cfg_options`` key is unknown (see
-            :func:`~smt_mm.apis.options.check_cfg_options`) or the neck's ``in_channels``
-            do not match an SMT backbone.
-    """
-    if not osp.isfile(config):
-        raise FileNotFoundError(f'config file not found: {config}')
-    if launcher not in LAUNCHERS:
-        raise ValueError(f'launcher must be one of {LAUNCHERS}, got {launcher!r}')
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        check_cfg_options(cfg, cfg_options)
-        cfg.merge_from_dict(cfg_options)
-    get_scope(cfg)
-    check_neck_channels(cfg)
-    cfg.launcher = launcher
-    if work_dir is not None:
-        cfg.work_dir = work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
-    return cfg
 
 
 def _revert_sync_bn(node: object) -> int:
@@ -204,7 +163,7 @@ def prepare_train_config(
     """Apply the training command-line switches to a loaded config.
 
     Args:
-        cfg (Config): The config from :func:`load_config`, changed in place.
+        cfg (Config): The config from :func:`~smt_mm.config.load_config`, changed in place.
         amp (bool): Mixed-precision training (``AmpOptimWrapper``, dynamic loss scale); needs
             a CUDA GPU. Defaults to False.
         resume (str, optional): ``'auto'`` resumes from the newest intact checkpoint of the
@@ -269,8 +228,8 @@ def train_model(cfg: Config) -> Runner:
     """Check the paths, adapt to the device, build the runner and train.
 
     Args:
-        cfg (Config): The config from :func:`load_config` (with the command-line switches of
-            :func:`prepare_train_config` applied), changed in place.
+        cfg (Config): The config from :func:`~smt_mm.config.load_config` (with the
+            command-line switches of :func:`prepare_train_config` applied), changed in place.
 
     Returns:
         Runner: The runner after training (its ``model`` holds the trained weights).
@@ -377,16 +336,16 @@ def test_model(
     for mmpretrain).
 
     Args:
-        cfg (Config): The config from :func:`load_config`, changed in place.
+        cfg (Config): The config from :func:`~smt_mm.config.load_config`, changed in place.
         checkpoint (str): The checkpoint to evaluate (becomes ``load_from``).
         tta (bool): Test-time augmentation with the config's ``tta_model`` and
             ``tta_pipeline``. Defaults to False.
         show_dir (str, optional): Save pictures of the predictions there
-            (see :func:`~smt_mm.apis.scopes.enable_visualization`). Defaults to None.
+            (see :func:`~smt_mm.config.enable_visualization`). Defaults to None.
         show (bool): Show the pictures in a window. Defaults to False.
         wait_time (float): Seconds each shown picture stays. Defaults to 2.0.
         out (str, optional): Also dump the raw predictions there
-            (see :func:`~smt_mm.apis.scopes.add_dump_results`). Defaults to None.
+            (see :func:`~smt_mm.config.add_dump_results`). Defaults to None.
         strict (bool): The checkpoint's keys and shapes must match the model exactly
             (:class:`~smt_mm.engine.SMTCheckpointHook`); False loads what matches, as
             mmengine does, with warnings (``tools/test.py --non-strict``: intentional partial

@@ -2,7 +2,8 @@
 
 :mod:`.export` builds and writes the graph of a config's model (the whole classifier or
 segmentor, or the backbone and neck), :mod:`.runtime` runs the file with ONNX Runtime and
-compares its predictions with PyTorch's, :mod:`.speed` times both side by side.
+compares its predictions with PyTorch's (:mod:`smt_mm.benchmark.onnx_runtime` times both side
+by side). Models are built by :func:`smt_mm.apis.build_model`.
 """
 
 from .export import (
@@ -21,9 +22,7 @@ from .export import (
     describe,
     export_graph,
     export_onnx,
-    load_model,
-    read_config,
-    set_plain_path,
+    set_smt_path,
 )
 from .runtime import (
     Agreement,
@@ -41,6 +40,6 @@ from .runtime import (
 __all__ = ['DEFAULT_OPSET', 'EXPORTERS', 'TASKS', 'EXPORT_PARTS', 'Agreement', 'ClassifierGraph']
 __all__ += ['ExportError', 'ExportResult', 'FeatureGraph', 'OnnxModel', 'SegmentorGraph']
 __all__ += ['build_graph', 'compare_predictions', 'default_shape', 'describe', 'export_graph']
-__all__ += ['export_onnx', 'graph_outputs', 'load_model', 'max_abs_diffs', 'predict_onnx']
-__all__ += ['check_request', 'read_config']
-__all__ += ['predict_pytorch', 'prepare_inputs', 'set_plain_path', 'Verification', 'verify_onnx']
+__all__ += ['export_onnx', 'graph_outputs', 'max_abs_diffs', 'predict_onnx']
+__all__ += ['check_request']
+__all__ += ['predict_pytorch', 'prepare_inputs', 'set_smt_path', 'Verification', 'verify_onnx']

@@ -16,7 +16,6 @@ at run time, which the TorchScript exporter cannot export, and ONNX Runtime fuse
 
 import importlib
 import json
-import logging
 import os
 import os.path as osp
 import time
@@ -27,12 +26,10 @@ from typing import Any
 
 import torch
 from mmengine.config import Config
-from mmengine.logging import MMLogger
-from mmengine.model import revert_sync_batchnorm
-from mmengine.registry import MODELS, init_default_scope
-from mmengine.runner import load_checkpoint
 from torch import nn
 
+from ..apis import build_model
+from ..config import load_config
 from ..models.backbones.smt import SMT
 
 #: The task of each toolbox scope.
@@ -133,83 +130,21 @@ class ExportResult:
     seconds: float
 
 
-def set_plain_path(model: nn.Module) -> int:
-    """Switch every SMT backbone of ``model`` to its plain path (stored weights only).
+def set_smt_path(model: nn.Module, fused: bool | str = False) -> int:
+    """Switch every SMT backbone of ``model`` to its plain or fused path.
+
+    Args:
+        model (nn.Module): The model.
+        fused (bool | str): SMT's ``fused`` setting; False (the default) is the plain path of
+            the export (stored weights only), ``'auto'`` SMT's default.
 
     Returns:
         int: How many SMT backbones were switched.
     """
     backbones = [m for m in model.modules() if isinstance(m, SMT)]
     for backbone in backbones:
-        backbone.fused = False
+        backbone.fused = fused
     return len(backbones)
-
-
-def read_config(config: str | Config, cfg_options: Mapping | None = None) -> Config:
-    """Read a config of one of the :data:`TASKS` scopes and merge the overrides.
-
-    A top-level ``data_preprocessor`` (mmpretrain's configs) goes into the model, as mmengine's
-    ``Runner`` puts it.
-
-    Raises:
-        ExportError: If the config's scope is not one of :data:`TASKS`.
-        FileNotFoundError: If the config does not exist.
-    """
-    if isinstance(config, str):
-        if not osp.isfile(config):
-            raise FileNotFoundError(f'config file not found: {config}')
-        config = Config.fromfile(config)
-    if cfg_options:
-        config.merge_from_dict(dict(cfg_options))
-    scope = config.get('default_scope')
-    if scope not in TASKS:
-        raise ExportError(f'default_scope={scope!r}: the export serves the scopes {list(TASKS)}')
-    if config.get('data_preprocessor') is not None:  # as mmengine's Runner builds the model
-        config.model.setdefault('data_preprocessor', config.data_preprocessor)
-    return config
-
-
-def load_model(
-    config: str | Config,
-    checkpoint: str | None = None,
-    cfg_options: Mapping | None = None,
-) -> tuple[Config, nn.Module]:
-    """Build a config's model in eval mode on the CPU and load its checkpoint strictly.
-
-    SyncBN becomes BN. Without ``checkpoint`` the weights are the config's initialisation
-    (seeded: the same in every process; enough to check an export, not to deploy).
-
-    Args:
-        config (str | Config): The config or its path.
-        checkpoint (str, optional): A checkpoint of the model (mmengine's format). Defaults to
-            None.
-        cfg_options (Mapping, optional): Overrides, as ``--cfg-options``. Defaults to None.
-
-    Returns:
-        tuple[Config, nn.Module]: The config and the model.
-
-    Raises:
-        ExportError: If the config's scope is not one of :data:`TASKS`.
-        FileNotFoundError: If the config or the checkpoint does not exist.
-    """
-    cfg = read_config(config, cfg_options)
-    init_default_scope(cfg.default_scope)
-    with torch.random.fork_rng():
-        torch.manual_seed(0)  # the same initial weights in every process
-        model = revert_sync_batchnorm(MODELS.build(cfg.model))
-        if checkpoint is None:
-            logger = MMLogger.get_current_instance()
-            level = logger.level
-            logger.setLevel(logging.WARNING)  # no line per initialised parameter
-            try:
-                model.init_weights()
-            finally:
-                logger.setLevel(level)
-    if checkpoint is not None:
-        if not osp.isfile(checkpoint):
-            raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
-        load_checkpoint(model, checkpoint, map_location='cpu', strict=True, logger='silent')
-    return cfg, model.eval()
 
 
 def _pipeline_size(cfg: Config) -> tuple[int, int] | None:
@@ -393,13 +328,14 @@ def export_onnx(
     Raises:
         ExportError: If the request cannot be exported (the message says what can).
     """
-    cfg = read_config(config, cfg_options)
+    cfg = load_config(config, cfg_options)
     task = TASKS[cfg.default_scope]
     check_request(task, what, dynamic, exporter)
     height, width = shape or default_shape(cfg, task)
-    cfg, model = load_model(cfg, checkpoint)
+    model = build_model(cfg, checkpoint)
+    cfg = model.cfg
     graph = build_graph(model, task, what, dynamic)
-    set_plain_path(model)
+    set_smt_path(model)
     # torch.export specialises an axis of size 1: trace the dynamic batch with two images.
     input_shape = (2, 3, height, width)
     inputs = torch.randn(*input_shape, generator=torch.Generator().manual_seed(0))

@@ -8,6 +8,8 @@ import torch
 from mmengine.config import Config
 from mmengine.structures import InstanceData
 
+from ..apis import build_model
+
 
 def _ground_truth(data_info: dict, height: int, width: int) -> InstanceData:
     """The annotated instances of one dataset item, in original image coordinates."""
@@ -28,10 +30,10 @@ def detection_picture(
     cfg: Config, checkpoint: str, index: int, device: str, score_thr: float = 0.3
 ) -> np.ndarray:
     """Test image ``index`` drawn twice, BGR: ground truth (left), predictions >= ``score_thr``."""
-    from mmdet.apis import inference_detector, init_detector
+    from mmdet.apis import inference_detector
     from mmdet.registry import DATASETS, VISUALIZERS
 
-    model = init_detector(cfg, checkpoint, device=device)
+    model = build_model(cfg, checkpoint, device=device)
     dataset = DATASETS.build(cfg.test_dataloader.dataset)
     data_info = dataset.get_data_info(index)
     image = mmcv.imread(data_info['img_path'], channel_order='rgb')
@@ -41,7 +43,7 @@ def detection_picture(
     visualizer = VISUALIZERS.build(
         dict(type='DetLocalVisualizer', name=f'smt_mm_demo_{os.getpid()}_{id(result)}')
     )
-    visualizer.dataset_meta = model.dataset_meta
+    visualizer.dataset_meta = dataset.metainfo
     visualizer.add_datasample(
         'example', image, data_sample=result, show=False, pred_score_thr=score_thr
     )

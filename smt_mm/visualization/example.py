@@ -42,7 +42,7 @@ def draw_example(
     scope = cfg.get('default_scope')
     if scope not in PICTURES:
         raise ValueError(f'no picture for default_scope {scope!r}; choose from {list(PICTURES)}')
-    picture = PICTURES[scope](cfg.copy(), checkpoint, index, device)
+    picture = PICTURES[scope](cfg, checkpoint, index, device)
     os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
     cv2.imwrite(out_file, picture)
     return out_file

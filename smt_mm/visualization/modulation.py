@@ -265,7 +265,7 @@ def draw_modulation(
     """Record the maps of each image with :class:`ModulationRecorder` and draw them in a grid.
 
     Args:
-        model (nn.Module): An SMT model built by :func:`~.inputs.load_model`.
+        model (nn.Module): An SMT model built by :func:`~smt_mm.apis.build_model`.
         image_files (Sequence[str]): The images, one row each.
         out_file (str): The PNG to write.
         size (tuple[int, int], optional): Resize the images to ``(height, width)``; None keeps
@@ -279,7 +279,7 @@ def draw_modulation(
         str: ``out_file``.
     """
     from .grids import crop_to_image, draw_map_grid
-    from .inputs import prepare_image
+    from .images import prepare_image
 
     images, maps, points = [], [], []
     for path in image_files:

@@ -125,7 +125,7 @@ def measure_erf(
     """The ERF of every stage of a model's backbone over images, and its contribution areas.
 
     Args:
-        model (nn.Module): A model built by :func:`~.inputs.load_model` (its ``backbone`` is
+        model (nn.Module): A model built by :func:`~smt_mm.apis.build_model` (its ``backbone`` is
             measured, or the model itself if it has none). An SMT backbone is switched to
             return every stage as a map (``out_type='featmap'``, all ``out_indices``).
         image_files (Sequence[str]): The images, each resized to ``size`` and normalised by
@@ -138,7 +138,7 @@ def measure_erf(
     Returns:
         tuple: The contribution map of each stage and its areas.
     """
-    from .inputs import prepare_image
+    from .images import prepare_image
 
     backbone = getattr(model, 'backbone', model)
     if isinstance(backbone, SMT):

@@ -3,6 +3,8 @@
 import numpy as np
 from mmengine.config import Config
 
+from ..apis import build_model
+
 
 def colorize(label_map: np.ndarray, palette: list, ignore_index: int = 255) -> np.ndarray:
     """Paint a label map with a class palette.
@@ -28,18 +30,16 @@ def segmentation_picture(cfg: Config, checkpoint: str, index: int, device: str) 
     The ground truth is the dataset's label map after its own loading (``reduce_zero_label``
     included); ignored pixels are white.
     """
-    from mmengine.registry import init_default_scope
-    from mmseg.apis import inference_model, init_model
+    from mmseg.apis import inference_model
     from mmseg.registry import DATASETS
 
-    init_default_scope('mmseg')
+    model = build_model(cfg, checkpoint, device=device)
     dataset_cfg = cfg.test_dataloader.dataset.copy()
     dataset_cfg.pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations')]
     dataset = DATASETS.build(dataset_cfg)
     item = dataset[index]
     palette = dataset.metainfo['palette']
 
-    model = init_model(cfg, checkpoint, device=device)
     result = inference_model(model, item['img_path'])
     prediction = result.pred_sem_seg.data[0].cpu().numpy()
 

@@ -10,9 +10,9 @@ import torch
 from conftest import REPO_ROOT, load_tool
 from mmengine.config import Config
 
-from smt_mm.analysis import benchmark as bench
-from smt_mm.analysis.benchmark.cases import _swap_backbone, backbone_name
-from smt_mm.utils.cli import parse_size
+from smt_mm import benchmark as bench
+from smt_mm.apis.command_line import parse_size
+from smt_mm.benchmark.cases import _swap_backbone, backbone_name
 
 REPO = Path(REPO_ROOT)
 TOY_CONFIGS = [
@@ -226,3 +226,12 @@ def test_full_model_cases_with_swin_twins():
         _check_phase(record['infer'], 2)
         _check_phase(record['train'], 2)
     assert [r['model'] for r in report['ratios']] == ['mask_rcnn_smt_t_toy', 'upernet_smt_t_toy']
+
+
+def test_swin_comes_from_its_toolbox_whatever_the_default_scope(mini_backbones):
+    """load_config leaves the config's scope as the default one: mmdet's Swin must still build."""
+    from mmengine.registry import init_default_scope
+
+    init_default_scope('mmpretrain')  # whose SwinTransformer takes arch=, not embed_dims=
+    built = bench.CaseModel(bench.BenchmarkCase('swin-t', 32, 32, 1))
+    assert type(built.model).__module__.startswith('mmdet.')

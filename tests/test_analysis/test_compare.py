@@ -12,8 +12,8 @@ from mmengine.config import Config
 from mmengine.runner import save_checkpoint
 
 from smt_mm.analysis import compare
-from smt_mm.analysis.complexity import build_model
 from smt_mm.analysis.paper import CLAIMS, load_model_index
+from smt_mm.apis import build_model
 from smt_mm.toydata import generate_ade20k, generate_coco
 
 ROOT = Path(REPO_ROOT)

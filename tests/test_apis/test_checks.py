@@ -6,8 +6,8 @@ import pytest
 from conftest import REPO_ROOT
 from mmengine.config import Config
 
-from smt_mm.apis import ConfigPathError, check_config_paths, collect_config_paths
-from smt_mm.apis.demo import toy_data_options
+from smt_mm.config import ConfigPathError, check_config_paths, collect_config_paths
+from smt_mm.demo import toy_data_options
 from smt_mm.toydata import generate_coco
 
 ROOT = REPO_ROOT

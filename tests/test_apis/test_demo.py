@@ -8,7 +8,7 @@ import cv2
 import pytest
 from conftest import REPO_ROOT
 
-from smt_mm.apis.demo import run_demo, schedule_options, toy_data_options
+from smt_mm.demo import run_demo, schedule_options, toy_data_options
 from smt_mm.toydata import generate_ade20k, generate_coco
 
 ROOT = REPO_ROOT

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from smt_mm.apis.demo import format_table, read_class_iou
+from smt_mm.demo import format_table, read_class_iou
 
 LOG = """2026/11/25 19:31:35 - mmengine - INFO - Iter(test) [50/50]    eta: 0:00:00  time: 0.7166
 2026/11/25 19:31:35 - mmengine - INFO - per class results:

@@ -7,16 +7,9 @@ import torch
 from conftest import REPO_ROOT
 from mmengine.config import Config
 
-from smt_mm.apis import (
-    add_dump_results,
-    apply_tta,
-    enable_visualization,
-    get_scope,
-    load_config,
-    prepare_train_config,
-    write_eval_json,
-)
+from smt_mm.apis import prepare_train_config, write_eval_json
 from smt_mm.apis.runner import _revert_sync_bn
+from smt_mm.config import add_dump_results, apply_tta, enable_visualization, get_scope, load_config
 
 ROOT = REPO_ROOT
 TOY = osp.join(ROOT, 'configs', 'detection', 'mask_rcnn_smt_t_toy.py')

@@ -9,7 +9,7 @@ from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import MODELS, init_default_scope
 
-from smt_mm.apis import ConfigPathError, check_config_paths
+from smt_mm.config import ConfigPathError, check_config_paths
 
 from . import CONFIG_ROOT, config_paths, load_for_build
 

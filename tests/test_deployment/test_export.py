@@ -11,6 +11,7 @@ import pytest
 import torch
 from conftest import REPO_ROOT
 
+from smt_mm.apis import build_model
 from smt_mm.deployment import (
     ExportError,
     FeatureGraph,
@@ -18,7 +19,6 @@ from smt_mm.deployment import (
     export_graph,
     export_onnx,
     graph_outputs,
-    load_model,
     max_abs_diffs,
     predict_onnx,
     predict_pytorch,
@@ -90,7 +90,8 @@ def test_detection_backbone_neck_dynamic_same_boxes(tmp_path, images):
         config, str(tmp_path / 'det.onnx'), what='backbone', dynamic=True, exporter='torchscript'
     )
     assert result.output_names == [f'feat{i}' for i in range(5)]
-    cfg, model = load_model(config)
+    model = build_model(config)
+    cfg = model.cfg
     onnx_model = OnnxModel(result.path)
     assert onnx_model.metadata['what'] == 'backbone'
     assert onnx_model.classes == list(cfg.metainfo.classes)
@@ -156,7 +157,7 @@ def test_unsupported_requests_fail_clearly(tmp_path, images):
     with pytest.raises(ExportError, match="exporter='jit'"):
         export_onnx(CONFIGS['classification'], str(tmp_path / 'x.onnx'), (32, 32), exporter='jit')
     with pytest.raises(FileNotFoundError, match='checkpoint not found'):
-        load_model(CONFIGS['classification'], str(tmp_path / 'missing.pth'))
+        build_model(CONFIGS['classification'], str(tmp_path / 'missing.pth'))
     assert not glob.glob(str(tmp_path / '*.onnx'))
 
 
@@ -174,7 +175,8 @@ def test_fixed_shape_file_metadata_and_wrong_image_size(tmp_path, images):
     assert meta['task'] == 'classification' and meta['input_shape'] == '3x48x48'
     preprocessing = json.loads(meta['preprocessing'])
     assert preprocessing['to_rgb'] is True and preprocessing['mean'][0] == 123.675
-    cfg, model = load_model(CONFIGS['classification'])
+    model = build_model(CONFIGS['classification'])
+    cfg = model.cfg
     with pytest.raises(ExportError, match=r'\(32, 32\).*takes \(48, 48\).*--dynamic'):
         prepare_inputs(cfg, model, images['classification'], onnx_model)
 

@@ -10,7 +10,7 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from smt_mm.apis import demo
+from smt_mm import demo
 from smt_mm.toydata import generate_coco
 
 from . import CONFIG_DIR

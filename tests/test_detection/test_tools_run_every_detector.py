@@ -23,7 +23,7 @@ import torch
 from conftest import REPO_ROOT, load_tool
 from mmengine.config import Config
 
-from smt_mm.apis.demo import NO_VALIDATION, toy_data_options
+from smt_mm.demo import NO_VALIDATION, toy_data_options
 from smt_mm.toydata import DEFAULT_CATEGORIES, generate_coco
 
 #: The family's config that runs, per detector family of the paper (its first schedule).

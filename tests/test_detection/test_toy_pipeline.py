@@ -14,7 +14,7 @@ import pytest
 import torch
 from conftest import REPO_ROOT
 
-from smt_mm.apis.demo import toy_data_options
+from smt_mm.demo import toy_data_options
 from smt_mm.toydata import generate_coco
 
 ROOT = REPO_ROOT

@@ -22,7 +22,7 @@ import torch
 from conftest import REPO_ROOT
 from mmengine.model import BaseModel
 
-from smt_mm.apis.demo import toy_data_options
+from smt_mm.demo import toy_data_options
 from smt_mm.engine import is_intact_checkpoint
 from smt_mm.models.checkpoint import safe_torch_load
 from smt_mm.toydata import generate_imagenet

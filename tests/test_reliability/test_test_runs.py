@@ -15,8 +15,8 @@ import torch
 from conftest import REPO_ROOT
 from mmengine.registry import init_default_scope
 
-from smt_mm.apis import load_config
-from smt_mm.apis.demo import toy_data_options
+from smt_mm.config import load_config
+from smt_mm.demo import toy_data_options
 from smt_mm.engine import TrainDataCheckHook
 from smt_mm.toydata import generate_coco
 

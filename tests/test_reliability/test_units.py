@@ -13,9 +13,8 @@ import torch
 from conftest import REPO_ROOT
 from mmengine.config import Config
 
-from smt_mm.apis import load_config, prepare_train_config, setup_device
-from smt_mm.apis.checks import ConfigCheckError
-from smt_mm.apis.options import check_cfg_options
+from smt_mm.apis import prepare_train_config, setup_device
+from smt_mm.config import ConfigCheckError, check_cfg_options, load_config
 from smt_mm.engine import (
     RunError,
     TrainDataCheckHook,

@@ -13,7 +13,7 @@ import pytest
 from conftest import REPO_ROOT
 from toy_runs import SEGMENTATION_ITERS
 
-from smt_mm.apis.demo import (
+from smt_mm.demo import (
     evaluate_checkpoint,
     read_class_iou,
     save_initial_checkpoint,

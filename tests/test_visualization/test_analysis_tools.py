@@ -9,7 +9,7 @@ import torch
 from conftest import REPO_ROOT
 from smt_reference import RefSMT
 
-from smt_mm.apis.demo import save_initial_checkpoint
+from smt_mm.demo import save_initial_checkpoint
 from smt_mm.toydata import generate_coco
 
 DET = osp.join(REPO_ROOT, 'configs/detection/mask_rcnn_smt_t_toy.py')

@@ -5,13 +5,11 @@ import os.path as osp
 import cv2
 import numpy as np
 import pytest
-import torch
 from conftest import REPO_ROOT
 from mmengine.config import Config
-from mmengine.registry import MODELS, init_default_scope
-from mmengine.runner import save_checkpoint
 
-from smt_mm.apis.demo import toy_data_options
+from smt_mm.config import load_config
+from smt_mm.demo import save_initial_checkpoint, toy_data_options
 from smt_mm.toydata import generate_ade20k, generate_coco
 from smt_mm.visualization import colorize, draw_example
 
@@ -26,33 +24,27 @@ def test_colorize_paints_classes_and_leaves_ignored_and_unknown_values_white():
     assert picture[1].tolist() == [[255, 255, 255]] * 2
 
 
-def _untrained(config, scope, data_root, ann_file, tmp_path):
+def _untrained(config, data_root, ann_file, tmp_path):
     """The toy config pointed at ``data_root`` and a checkpoint of its untrained model."""
-    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', config))
-    cfg.merge_from_dict(toy_data_options(data_root, ann_file))
-    init_default_scope(scope)
-    torch.manual_seed(0)
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    checkpoint = str(tmp_path / 'untrained.pth')
-    save_checkpoint({'state_dict': model.state_dict(), 'meta': {}}, checkpoint)
-    return cfg, checkpoint
+    config, options = osp.join(REPO_ROOT, 'configs', config), toy_data_options(data_root, ann_file)
+    checkpoint = save_initial_checkpoint(config, str(tmp_path / 'untrained.pth'), options)
+    return load_config(config, options), checkpoint
 
 
 @pytest.mark.parametrize(
-    'task,config,scope,generate,ann_file,panels',
+    'task,config,generate,ann_file,panels',
     [
-        ('coco', 'detection/mask_rcnn_smt_t_toy.py', 'mmdet', generate_coco,
+        ('coco', 'detection/mask_rcnn_smt_t_toy.py', generate_coco,
          'annotations/instances_val2017.json', 2),  # ground truth | prediction
-        ('ade20k', 'segmentation/upernet_smt_t_toy.py', 'mmseg', generate_ade20k, None, 3),
+        ('ade20k', 'segmentation/upernet_smt_t_toy.py', generate_ade20k, None, 3),
     ],
 )  # fmt: skip
 def test_draw_example_writes_the_panels_of_one_test_image(
-    tmp_path, task, config, scope, generate, ann_file, panels
+    tmp_path, task, config, generate, ann_file, panels
 ):
     data_root = str(tmp_path / task)
     generate(data_root, num_train=1, num_val=1)
-    cfg, checkpoint = _untrained(config, scope, data_root, ann_file, tmp_path)
+    cfg, checkpoint = _untrained(config, data_root, ann_file, tmp_path)
     out_file = str(tmp_path / 'pictures' / 'example.png')
     assert draw_example(cfg, checkpoint, out_file) == out_file
     picture = cv2.imread(out_file)

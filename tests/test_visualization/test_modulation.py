@@ -8,8 +8,9 @@ import torch.nn.functional as F
 from conftest import REPO_ROOT
 from mmengine.config import Config
 
+from smt_mm.apis import build_model
 from smt_mm.models.backbones import SMT
-from smt_mm.visualization.inputs import load_model, prepare_image
+from smt_mm.visualization.images import prepare_image
 from smt_mm.visualization.modulation import ModulationRecorder, attention_row, default_blocks
 
 #: A small SMT for the quick tests: SAM stages 0-1, SAM + MSA in stage 2, MSA in stage 3.
@@ -123,7 +124,7 @@ def test_models_without_smt_are_refused():
 )
 def test_maps_of_classifier_detector_and_segmentor_at_odd_sizes(config, size, stage0):
     cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', config))
-    model = load_model(cfg)
+    model = build_model(cfg)
     image = torch.randint(0, 256, (3, *size), dtype=torch.uint8)
     inputs = model.data_preprocessor({'inputs': [image]}, False)['inputs']
     with ModulationRecorder(model, attention='3.0') as recorder, torch.no_grad():
@@ -181,7 +182,7 @@ def test_per_head_maps_differ_on_the_toy_trained_classifier(
     tool = load_tool('tools/analysis/visualize_modulation.py')
     out_file = tool.main([run.config, run.checkpoint, *images, '--out-dir', str(tmp_path)])
     assert osp.isfile(out_file)
-    model = load_model(Config.fromfile(run.config), run.checkpoint)
+    model = build_model(run.config, run.checkpoint)
     inputs = torch.cat([prepare_image(model, path)[1] for path in images])
     with ModulationRecorder(model, modulators=None, attention=None) as recorder, torch.no_grad():
         model.backbone(inputs)

@@ -11,10 +11,11 @@ Examples:
 """
 
 import argparse
+import dataclasses
 import sys
 
-from smt_mm.analysis import benchmark as bench
-from smt_mm.utils.cli import parse_size
+from smt_mm import benchmark as bench
+from smt_mm.apis.command_line import keyword_options, parse_size
 
 
 def parse_pair(text: str) -> tuple[str, str]:
@@ -64,10 +65,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument('--threads', type=int, help='torch threads (default: torch default)')
     parser.add_argument('--compile', action='store_true', help='torch.compile every backbone')
-    parser.add_argument('--no-train', action='store_true', help='skip the training step')
-    parser.add_argument('--no-flops', action='store_true', help='skip MAC counting')
     parser.add_argument(
-        '--no-isolate', action='store_true', help='run all cases in this process (faster)'
+        '--no-train', action='store_false', dest='train', help='skip the training step'
+    )
+    parser.add_argument('--no-flops', action='store_false', dest='flops', help='skip MAC counting')
+    parser.add_argument(
+        '--no-isolate',
+        action='store_false',
+        dest='isolate',
+        help='run all cases in this process (faster)',
     )
     parser.add_argument('--out-dir', default='work_dirs/benchmark')
     return parser.parse_args(argv)
@@ -76,18 +82,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    settings = bench.BenchmarkSettings(
-        device=args.device,
-        warmup=args.warmup,
-        repeats=args.repeats,
-        rounds=args.rounds,
-        amp=args.amp,
-        threads=args.threads,
-        train=not args.no_train,
-        flops=not args.no_flops,
-        compile=args.compile,
-        isolate=not args.no_isolate,
-    )
+    names = [field.name for field in dataclasses.fields(bench.BenchmarkSettings)]
+    settings = bench.BenchmarkSettings(**keyword_options(args, *names))
     sizes = args.sizes or bench.DEFAULT_SIZES
     cases = bench.make_cases(args.models, args.configs, sizes, args.pairs)
     if not cases:

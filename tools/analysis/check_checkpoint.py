@@ -16,18 +16,20 @@ the file is a checkpoint (and fits the config, if one is given), 1 otherwise.
 import argparse
 import sys
 
-from mmengine.config import DictAction
-
 import smt_mm  # noqa: F401  (registers SMT and the safe loader)
+from smt_mm.apis import build_model
+from smt_mm.apis.command_line import add_cfg_options_argument
 from smt_mm.models.checkpoint import compare_with_model, inspect_checkpoint
-from smt_mm.models.checkpoint.inspection import build_config_model
+
+#: The config's own pretrained backbone file is not needed to list the model's keys.
+NO_PRETRAINED = {'model.backbone.init_cfg': None}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('checkpoint', help='the file to check')
     parser.add_argument('config', nargs='?', help='a config whose model should load it')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='config overrides')
+    add_cfg_options_argument(parser)
     parser.add_argument(
         '--max-keys', type=int, default=50, help='list at most this many keys of each kind'
     )
@@ -42,7 +44,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if args.config is None:
         return 0
-    diff = compare_with_model(report, build_config_model(args.config, args.cfg_options))
+    diff = compare_with_model(
+        report, build_model(args.config, cfg_options={**(args.cfg_options or {}), **NO_PRETRAINED})
+    )
     print(f'against {args.config}, {diff["target"][0]}:')
     problems = 0
     for name in ('missing', 'unexpected', 'shape mismatch'):

@@ -9,12 +9,10 @@ Examples:
 import argparse
 from pathlib import Path
 
-from mmengine.config import DictAction
-
 import smt_mm  # noqa: F401  (registers SMT)
 from smt_mm.analysis.complexity import complexity_markdown, config_complexity
 from smt_mm.analysis.paper import load_model_index
-from smt_mm.utils.cli import parse_size
+from smt_mm.apis.command_line import add_cfg_options_argument, parse_size
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,7 +30,7 @@ def parse_args() -> argparse.Namespace:
         metavar='HxW',
         help="input height x width (default: the metafile's, i.e. the paper's)",
     )
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='config overrides')
+    add_cfg_options_argument(parser)
     args = parser.parse_args()
     if args.shape and args.shape[2] != 1:
         parser.error('--shape takes HxW: FLOPs are counted for one image')

@@ -17,25 +17,17 @@ import argparse
 import json
 import os
 import os.path as osp
-import sys
 
-import torch
-from mmengine.config import DictAction
-
-import smt_mm  # noqa: F401  (registers SMT and the safe checkpoint loader)
-from smt_mm.apis import load_config
-from smt_mm.utils.cli import parse_size
+from smt_mm.apis import build_model
+from smt_mm.apis.command_line import add_model_arguments, exit_on_user_error, parse_size
 from smt_mm.visualization.grids import draw_erf_grid
-from smt_mm.visualization.inputs import list_images, load_model
+from smt_mm.visualization.images import list_images
 from smt_mm.visualization.receptive_field import FRACTIONS, measure_erf
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('config', help='the config of the model to measure')
-    parser.add_argument(
-        'checkpoint', nargs='?', help="its weights (default: what the config's init_cfg gives)"
-    )
+    add_model_arguments(parser)  # --cfg-options apply to every config
     parser.add_argument('--images', required=True, nargs='+', help='image files or folders')
     parser.add_argument('--num', type=int, default=16, help='use the first N images (16)')
     parser.add_argument(
@@ -48,9 +40,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument('--out-dir', required=True, help='where erf.png and erf.json go')
     parser.add_argument('--seed', type=int, default=0, help='seed of random initialisations (0)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction, help='overrides, for every config'
-    )
     args = parser.parse_args(argv)
     if args.num < 1:
         parser.error('--num must be positive')
@@ -66,13 +55,12 @@ def main(argv: list[str] | None = None) -> dict:
         models.append((args.compare[0], args.compare[1] if len(args.compare) > 1 else None))
     report: dict = {'size': list(args.size[:2]), 'fractions': list(FRACTIONS), 'models': {}}
     erfs, areas = {}, {}
-    try:
+    with exit_on_user_error(FileNotFoundError, KeyError, ValueError):
         images = list_images(args.images)[: args.num]
         report['images'] = images
         for config, checkpoint in models:
             label = osp.splitext(osp.basename(config))[0]
-            torch.manual_seed(args.seed)
-            model = load_model(load_config(config, args.cfg_options), checkpoint)
+            model = build_model(config, checkpoint, args.cfg_options, seed=args.seed)
             erfs[label], areas[label] = measure_erf(model, images, args.size[:2])
             report['models'][label] = {
                 'config': config,
@@ -81,8 +69,6 @@ def main(argv: list[str] | None = None) -> dict:
                     {'stage': k, 'areas': stage_areas} for k, stage_areas in enumerate(areas[label])
                 ],
             }
-    except (FileNotFoundError, KeyError, ValueError) as err:
-        sys.exit(f'error: {err}')
     os.makedirs(args.out_dir, exist_ok=True)
     report['picture'] = draw_erf_grid(erfs, areas, osp.join(args.out_dir, 'erf.png'))
     with open(osp.join(args.out_dir, 'erf.json'), 'w') as f:

@@ -12,14 +12,10 @@ Examples:
 
 import argparse
 import os.path as osp
-import sys
 
-from mmengine.config import DictAction
-
-import smt_mm  # noqa: F401  (registers SMT and the safe checkpoint loader)
-from smt_mm.apis import load_config
-from smt_mm.utils.cli import parse_size
-from smt_mm.visualization.inputs import list_images, load_model
+from smt_mm.apis import build_model
+from smt_mm.apis.command_line import add_model_arguments, exit_on_user_error, parse_size
+from smt_mm.visualization.images import list_images
 from smt_mm.visualization.modulation import AUTO, draw_modulation
 
 CHECKPOINT_SUFFIXES = ('.pth', '.pt', '.ckpt')
@@ -39,7 +35,7 @@ def _point(text: str) -> tuple[int, int]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('config', help='an SMT config (classification, detection, segmentation)')
+    add_model_arguments(parser, checkpoint='none')  # the checkpoint leads the paths
     parser.add_argument(
         'paths',
         nargs='+',
@@ -66,7 +62,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         '--query', type=_point, metavar='Y,X', help='attention query (default: centre)'
     )
     parser.add_argument('--per-head-attention', action='store_true', help='a map per MSA head')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='config overrides')
     args = parser.parse_args(argv)
     if args.num is not None and args.num < 1:
         parser.error('--num must be positive')
@@ -80,18 +75,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> str:
     args = parse_args(argv)
-    try:
+    with exit_on_user_error(FileNotFoundError, KeyError, TypeError, ValueError):
         images = list_images(args.images)[: args.num]
-        cfg = load_config(args.config, args.cfg_options)
-        model = load_model(cfg, args.checkpoint)
+        model = build_model(args.config, args.checkpoint, args.cfg_options)
         blocks = None if args.blocks == ['none'] else args.blocks
         out_file = draw_modulation(
             model, images, osp.join(args.out_dir, 'modulation.png'), args.size, args.query,
             modulators=blocks, heads=args.heads_block, attention=args.attention_block,
             attention_per_head=args.per_head_attention,
         )  # fmt: skip
-    except (FileNotFoundError, KeyError, TypeError, ValueError) as err:
-        sys.exit(f'error: {err}')
     print(f'modulation maps of {len(images)} image(s): {out_file}')
     return out_file
 

@@ -14,12 +14,11 @@ import json
 import os
 import sys
 
-import smt_mm  # noqa: F401  (registers SMT)
-from smt_mm.analysis.benchmark import BACKBONES, BenchmarkSettings
-from smt_mm.deployment import TASKS, load_model
-from smt_mm.deployment.export import default_shape
-from smt_mm.deployment.speed import SpeedCase, format_onnx_markdown, run_onnx_benchmark
-from smt_mm.utils.cli import parse_size
+from smt_mm.apis.command_line import parse_size
+from smt_mm.benchmark import BACKBONES, BenchmarkSettings
+from smt_mm.benchmark.onnx_runtime import SpeedCase, format_onnx_markdown, run_onnx_benchmark
+from smt_mm.config import load_config
+from smt_mm.deployment import TASKS, default_shape
 
 SMT_BACKBONES = sorted(name for name, cfg in BACKBONES.items() if cfg['type'] == 'SMT')
 
@@ -27,7 +26,7 @@ SMT_BACKBONES = sorted(name for name, cfg in BACKBONES.items() if cfg['type'] ==
 def config_case(text: str) -> SpeedCase:
     """``CONFIG[@HxW[xBATCH]]``: the whole model, or the backbone + neck of a detector."""
     config, _, size = text.partition('@')
-    cfg, _ = load_model(config)
+    cfg = load_config(config)
     task = TASKS[cfg.default_scope]
     height, width, batch = parse_size(size) if size else (*default_shape(cfg, task), 1)
     what = 'backbone' if task == 'detection' else 'model'

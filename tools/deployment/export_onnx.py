@@ -13,11 +13,14 @@ Examples:
 """
 
 import argparse
-import sys
 
-from mmengine.config import DictAction
-
-import smt_mm  # noqa: F401  (registers SMT)
+from smt_mm.apis import build_model
+from smt_mm.apis.command_line import (
+    add_model_arguments,
+    exit_on_user_error,
+    keyword_options,
+    parse_size,
+)
 from smt_mm.deployment import (
     DEFAULT_OPSET,
     EXPORT_PARTS,
@@ -26,10 +29,8 @@ from smt_mm.deployment import (
     OnnxModel,
     describe,
     export_onnx,
-    load_model,
     verify_onnx,
 )
-from smt_mm.utils.cli import parse_size
 
 
 def parse_shape(values: list[str]) -> tuple[int, int]:
@@ -45,8 +46,7 @@ def parse_shape(values: list[str]) -> tuple[int, int]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('config', help='the config of the model')
-    parser.add_argument('checkpoint', nargs='?', help='trained weights (default: initial ones)')
+    add_model_arguments(parser)
     parser.add_argument('--out', required=True, help='the ONNX file to write')
     parser.add_argument(
         '--shape',
@@ -73,7 +73,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help='run the file with ONNX Runtime and compare with PyTorch (on --images if given)',
     )
     parser.add_argument('--images', nargs='+', default=[], help='images for --verify')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='config overrides')
     args = parser.parse_args(argv)
     if args.shape is not None:
         try:
@@ -87,24 +86,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    try:
-        result = export_onnx(
-            args.config,
-            args.out,
-            checkpoint=args.checkpoint,
-            shape=args.shape,
-            dynamic=args.dynamic,
-            what=args.what,
-            exporter=args.exporter,
-            opset=args.opset,
-            cfg_options=args.cfg_options,
-        )
+    with exit_on_user_error(ExportError, FileNotFoundError):
+        names = ('checkpoint', 'shape', 'dynamic', 'what', 'exporter', 'opset', 'cfg_options')
+        result = export_onnx(args.config, args.out, **keyword_options(args, *names))
         print(describe(result))
         if args.verify:
-            cfg, model = load_model(args.config, args.checkpoint, args.cfg_options)
-            print(verify_onnx(cfg, model, OnnxModel(args.out), args.images).summary())
-    except (ExportError, FileNotFoundError) as error:
-        sys.exit(f'error: {error}')
+            model = build_model(args.config, args.checkpoint, args.cfg_options)
+            print(verify_onnx(model.cfg, model, OnnxModel(args.out), args.images).summary())
 
 
 if __name__ == '__main__':

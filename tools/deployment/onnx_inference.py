@@ -14,14 +14,12 @@ Examples:
 import argparse
 import sys
 
-from mmengine.config import DictAction
-
-import smt_mm  # noqa: F401  (registers SMT)
+from smt_mm.apis import build_model
+from smt_mm.apis.command_line import add_model_arguments, exit_on_user_error
 from smt_mm.deployment import (
     TASKS,
     ExportError,
     OnnxModel,
-    load_model,
     predict_onnx,
     prepare_inputs,
     verify_onnx,
@@ -32,27 +30,21 @@ from smt_mm.deployment.runtime import describe_prediction
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('onnx', help='the file written by export_onnx.py')
-    parser.add_argument('config', help='the config it was exported from')
-    parser.add_argument(
-        'checkpoint',
-        nargs='?',
-        help='the weights it was exported with (the heads of a backbone file; the PyTorch '
-        'side of the comparison)',
-    )
+    add_model_arguments(parser)  # the config and weights it was exported with
     parser.add_argument('--images', nargs='+', required=True, help='image files')
     parser.add_argument(
         '--no-compare', action='store_true', help='ONNX Runtime only, no PyTorch comparison'
     )
     parser.add_argument('--threads', type=int, help='ONNX Runtime intra-op threads')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='config overrides')
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    try:
+    with exit_on_user_error(ExportError, FileNotFoundError):
         onnx_model = OnnxModel(args.onnx, args.threads)
-        cfg, model = load_model(args.config, args.checkpoint, args.cfg_options)
+        model = build_model(args.config, args.checkpoint, args.cfg_options)
+        cfg = model.cfg
         task = TASKS[cfg.default_scope]
         if args.no_compare:
             data = prepare_inputs(cfg, model, args.images, onnx_model)
@@ -60,8 +52,6 @@ def main(argv: list[str] | None = None) -> None:
         else:
             result = verify_onnx(cfg, model, onnx_model, args.images)
             predictions = result.predictions
-    except (ExportError, FileNotFoundError) as error:
-        sys.exit(f'error: {error}')
     classes = onnx_model.classes
     for path, sample in zip(args.images, predictions, strict=True):
         print(f'{path}: {describe_prediction(task, sample, classes)}')

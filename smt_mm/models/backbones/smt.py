@@ -497,7 +497,7 @@ class SMT(BaseModule):
                 dict(type='Constant', layer='LayerNorm', val=1.0, bias=0.0),
             ]
         super().__init__(init_cfg=init_cfg)
-        self.arch_settings = self._parse_arch(arch)
+        self.arch_settings = self.parse_arch(arch)
         settings = self.arch_settings
         self.embed_dims = tuple(settings['embed_dims'])
         self.depths = tuple(settings['depths'])
@@ -602,7 +602,20 @@ class SMT(BaseModule):
         return f'fused={self.fused}{how}, out_indices={self.out_indices}'
 
     @classmethod
-    def _parse_arch(cls, arch: str | dict) -> dict:
+    def parse_arch(cls, arch: str | dict) -> dict:
+        """Resolve an ``arch`` argument into its full settings, checked.
+
+        Args:
+            arch (str | dict): A name or alias of :attr:`arch_zoo`, or a dict with the keys
+                of an ``arch_zoo`` row (the optional ones take their defaults).
+
+        Returns:
+            dict: Every setting of the arch.
+
+        Raises:
+            ValueError: If the name is unknown or the dict misses or adds keys.
+            TypeError: If ``arch`` is neither a str nor a dict.
+        """
         if isinstance(arch, str):
             name = arch.lower()
             if name not in cls.arch_zoo:

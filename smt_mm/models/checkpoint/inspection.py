@@ -310,24 +310,3 @@ def compare_with_model(report: CheckpointReport, model: torch.nn.Module) -> dict
         'unexpected': unexpected,
         'shape mismatch': mismatched,
     }
-
-
-def build_config_model(config: str, cfg_options: dict | None = None) -> torch.nn.Module:
-    """Build the model of a config (no weights loaded, ``init_weights`` not run).
-
-    Args:
-        config (str): The config file (its ``default_scope`` picks mmdet, mmseg or mmpretrain).
-        cfg_options (dict, optional): Overrides, as ``--cfg-options`` gives them.
-            Defaults to None.
-
-    Returns:
-        torch.nn.Module: The model.
-    """
-    from mmengine.config import Config
-    from mmengine.registry import MODELS, init_default_scope
-
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmengine'))
-    return MODELS.build(cfg.model)

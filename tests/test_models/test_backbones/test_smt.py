@@ -485,7 +485,7 @@ def test_arch_zoo_rows_name_their_settings():
     for name, row in SMT.arch_zoo.items():
         assert set(row) >= set(SMT._required_keys), name
         assert set(row) <= set(SMT._required_keys) | set(SMT._arch_defaults), name
-        assert SMT._parse_arch(dict(row)) == SMT._parse_arch(name)
+        assert SMT.parse_arch(dict(row)) == SMT.parse_arch(name)
 
 
 def test_missing_pretrained_file_names_path_and_config_key(tmp_path):

@@ -7,9 +7,9 @@ import torch
 from conftest import REPO_ROOT
 from smt_reference import RefSMT, to_official_layout
 
+from smt_mm.apis import build_model
 from smt_mm.models.backbones import SMT
 from smt_mm.models.checkpoint import convert_official_smt, inspect_checkpoint
-from smt_mm.models.checkpoint.inspection import build_config_model
 
 SEG_TOY = osp.join(REPO_ROOT, 'configs', 'segmentation', 'upernet_smt_t_toy.py')
 RESNET_KEYS = {'backbone.conv1.weight': torch.zeros(2, 3, 7, 7), 'backbone.layer1.0.bn1.weight': 1}
@@ -176,7 +176,7 @@ def test_verdicts_on_files_that_are_no_usable_checkpoint(tmp_path, check, conten
 
 def test_config_comparison_lists_exactly_the_bad_keys(tmp_path, check):
     torch.manual_seed(0)
-    state = build_config_model(SEG_TOY).state_dict()
+    state = build_model(SEG_TOY).state_dict()
     official = to_official_layout(state, 'tiny')
     del official['backbone.block3.1.attn.dw_conv.bias']
     official['backbone.block1.0.attn.extra.weight'] = torch.zeros(1)

@@ -19,10 +19,10 @@ from mmengine.runner import load_checkpoint
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 from smt_reference import to_official_layout
 
-from smt_mm.apis.demo import toy_data_options
+from smt_mm.apis import build_model
+from smt_mm.demo import toy_data_options
 from smt_mm.models.backbones import SMT
 from smt_mm.models.checkpoint import convert_official_checkpoint
-from smt_mm.models.checkpoint.inspection import build_config_model
 from smt_mm.toydata import generate_ade20k, generate_coco
 
 DET_TOY = 'configs/detection/mask_rcnn_smt_t_toy.py'
@@ -38,7 +38,7 @@ META = {
 def randomized_model(config, seed):
     """The config's model, initialised, with every weight and BN statistic perturbed."""
     torch.manual_seed(seed)
-    model = build_config_model(config)
+    model = build_model(config)
     model.init_weights()
     with torch.no_grad():
         for name, tensor in model.state_dict().items():
@@ -112,7 +112,7 @@ def test_official_toy_model_loads_strictly_with_identical_outputs(toy_models, ta
 )
 def test_official_full_size_models_convert_to_the_shipped_configs(repo_root, config, arch, toolbox):
     config = osp.join(repo_root, config)
-    source = build_config_model(config, NO_PRETRAINED)  # random weights, BN stats all 0 / 1
+    source = build_model(config, cfg_options=NO_PRETRAINED)  # random weights, BN stats all 0 / 1
     converted, note = convert_official_checkpoint(official_checkpoint(source, arch, toolbox))
     assert note is not None and 'of them attn.dw_conv' in note
     model = blank_copy(source)

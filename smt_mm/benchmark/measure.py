@@ -86,8 +86,16 @@ def _peak_memory(device: str) -> float:
     return int(line.split()[1]) * 1024 / _GIB
 
 
-def _time(fn: Callable[[], None], settings: BenchmarkSettings) -> dict[str, Any]:
-    """Run ``fn`` ``warmup + repeats`` times, synchronising CUDA around each timed run."""
+def time_runs(fn: Callable[[], None], settings: BenchmarkSettings) -> dict[str, Any]:
+    """Run ``fn`` ``warmup + repeats`` times, synchronising CUDA around each timed run.
+
+    Args:
+        fn (Callable[[], None]): What to time.
+        settings (BenchmarkSettings): ``device``, ``warmup`` and ``repeats`` are used.
+
+    Returns:
+        dict: ``median_s``, ``min_s``, ``max_s`` and ``times_s`` of the timed runs.
+    """
     times = []
     for _ in range(settings.warmup + settings.repeats):
         if settings.device == 'cuda':
@@ -134,7 +142,7 @@ def run_case(case: BenchmarkCase, settings: BenchmarkSettings) -> dict[str, Any]
         phases['train'] = built.train_step
     for phase, step in phases.items():
         _reset_peak_memory(settings.device)
-        record[phase] = _time(step, settings)
+        record[phase] = time_runs(step, settings)
         record[phase]['peak_memory_gb'] = _peak_memory(settings.device)
     if settings.flops:
         try:

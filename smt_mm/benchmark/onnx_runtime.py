@@ -1,9 +1,9 @@
 """ONNX Runtime against PyTorch on the CPU: the same graph, timed side by side in one run.
 
-Each case is exported once (SMT's plain path, as :func:`~.export.export_onnx` does); then, in
-every round, PyTorch runs the module as users run it (SMT's default path: fused on the CPU)
-and ONNX Runtime runs the file, one after the other, with the benchmark's timing
-(:mod:`smt_mm.analysis.benchmark`): a drifting shared machine slows both alike.
+Each case is exported once (SMT's plain path, as :func:`~smt_mm.deployment.export_onnx` does);
+then, in every round, PyTorch runs the module as users run it (SMT's default path: fused on the
+CPU) and ONNX Runtime runs the file, one after the other, with the benchmark's timing
+(:func:`~.measure.time_runs`): a drifting shared machine slows both alike.
 """
 
 import copy
@@ -17,13 +17,15 @@ from dataclasses import asdict, dataclass
 from typing import Any, cast
 
 import torch
+from mmengine.config import Config
 from torch import nn
 
-from ..analysis.benchmark import BACKBONES, BenchmarkSettings, machine_info
-from ..analysis.benchmark.measure import _time
+from ..apis import build_model
+from ..deployment import TASKS, OnnxModel, build_graph, export_graph, set_smt_path
 from ..models.backbones.smt import SMT
-from .export import TASKS, build_graph, export_graph, load_model
-from .runtime import OnnxModel
+from .cases import BACKBONES
+from .measure import BenchmarkSettings, time_runs
+from .report import machine_info
 
 
 @dataclass
@@ -57,13 +59,9 @@ def build_case(case: SpeedCase) -> nn.Module:
             raise ValueError(f'{case.model!r} is not an SMT backbone of the benchmark')
         torch.manual_seed(0)
         return SMT(**spec).eval()
-    cfg, model = load_model(case.model)
-    return build_graph(model, TASKS[cfg.default_scope], case.what, dynamic=False).eval()
-
-
-def _set_path(module: nn.Module, fused: bool | str) -> None:
-    for smt in (m for m in module.modules() if isinstance(m, SMT)):
-        smt.fused = fused
+    model = build_model(case.model)
+    task = TASKS[cast(Config, model.cfg).default_scope]
+    return build_graph(model, task, case.what, dynamic=False).eval()
 
 
 def run_onnx_benchmark(
@@ -101,10 +99,10 @@ def run_onnx_benchmark(
         module = build_case(case)
         inputs = torch.randn(case.batch, 3, case.height, case.width)
         path = osp.join(work_dir, f'{case.name.split()[0]}_{case.height}x{case.width}.onnx')
-        _set_path(module, False)
+        set_smt_path(module, False)
         sample = inputs if case.batch > 1 else inputs.repeat(2, 1, 1, 1)  # a dynamic batch
         export_graph(module, sample, path, ['out'], False, exporter)
-        _set_path(module, 'auto')
+        set_smt_path(module, 'auto')
         prepared.append((case, module, inputs, OnnxModel(path, settings.threads)))
     times: list[dict[str, list[float]]] = [dict(pytorch=[], onnxruntime=[]) for _ in cases]
     rounds: list[list[float]] = [[] for _ in cases]
@@ -115,9 +113,9 @@ def run_onnx_benchmark(
             if log is not None:
                 log(f'[round {index + 1}/{settings.rounds}] {case.name}')
             with torch.no_grad():
-                ours = _time(functools.partial(module, inputs), settings)
+                ours = time_runs(functools.partial(module, inputs), settings)
             run_onnx = cast(Callable[[], None], functools.partial(onnx_model, inputs.numpy()))
-            theirs = _time(run_onnx, settings)
+            theirs = time_runs(run_onnx, settings)
             record['pytorch'] += ours['times_s']
             record['onnxruntime'] += theirs['times_s']
             ratios.append(theirs['median_s'] / ours['median_s'])

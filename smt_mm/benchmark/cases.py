@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from mmengine.config import Config
+from mmengine.registry import DefaultScope
 
-from ...models.backbones.smt import SMT
-from ..complexity import build_model, model_complexity
+from ..analysis.complexity import counting_config, model_complexity
+from ..apis import build_model
+from ..config import load_config
+from ..models.backbones.smt import SMT
 
 _SMT_SIZES = [arch for arch in SMT.arch_zoo if len(arch) == 1]
 _SWIN = dict(type='SwinTransformer', window_size=7, mlp_ratio=4, qkv_bias=True, drop_path_rate=0.2)
@@ -129,7 +131,7 @@ def make_cases(
         raise KeyError(f'unknown backbones {unknown}; choose from {sorted(BACKBONES)}')
     full = []
     for config in configs:
-        smt = backbone_name(Config.fromfile(config).model.backbone)
+        smt = backbone_name(load_config(config).model.backbone)
         full += [(config, name) for name in (smt, *(b for a, b in pairs if a == smt))]
     return [
         BenchmarkCase(name, height, width, batch, config)
@@ -179,15 +181,19 @@ def _build_backbone(name: str) -> torch.nn.Module:
     if cfg['type'] == 'SMT':
         return SMT(**{k: v for k, v in cfg.items() if k != 'type'})
     toolbox, _, cfg['type'] = cfg['type'].rpartition('.')
-    importlib.import_module(f'{toolbox or "mmdet"}.models')  # registers its SwinTransformer
-    return importlib.import_module(f'{toolbox or "mmdet"}.registry').MODELS.build(cfg)
+    toolbox = toolbox or 'mmdet'
+    importlib.import_module(f'{toolbox}.models')  # registers its SwinTransformer
+    # a registry builds in the current default scope: another toolbox's Swin otherwise
+    with DefaultScope.overwrite_default_scope(toolbox):
+        return importlib.import_module(f'{toolbox}.registry').MODELS.build(cfg)
 
 
 class CaseModel:
     """One case built: the model with its inputs, an inference call and a training step.
 
     Weights are random (speed does not depend on them). A full model is built by
-    :func:`~smt_mm.analysis.complexity.build_model` (its RPN keeps a fixed number of proposals)
+    :func:`~smt_mm.apis.build_model` from the
+    :func:`~smt_mm.analysis.complexity.counting_config` (its RPN keeps a fixed number of proposals)
     and infers with its data preprocessor and ``mode='tensor'`` forward.
 
     Args:
@@ -213,7 +219,7 @@ class CaseModel:
             self.model = _build_backbone(case.backbone)
             self.inputs = torch.randn(case.batch, 3, case.height, case.width, device=device)
         else:
-            cfg = Config.fromfile(case.config)
+            cfg = counting_config(case.config)
             if backbone_name(cfg.model.backbone) != case.backbone:
                 _swap_backbone(cfg.model, case.backbone)
             self.model = build_model(cfg)

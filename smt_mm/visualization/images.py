@@ -1,4 +1,4 @@
-"""A model of any smt_mm config with its weights, and images prepared as its test pipeline would."""
+"""Images for the visualisers: folders expanded, images normalised by the model's preprocessor."""
 
 import os
 import os.path as osp
@@ -8,46 +8,10 @@ from typing import cast
 import mmcv
 import numpy as np
 import torch
-from mmengine.config import Config
-from mmengine.model import revert_sync_batchnorm
-from mmengine.registry import MODELS, init_default_scope
 from torch import nn
-
-from ..apis.scopes import get_scope
-from ..models.checkpoint import load_model_checkpoint
 
 #: The image files a folder argument contributes.
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
-
-
-def load_model(cfg: Config, checkpoint: str | None = None) -> nn.Module:
-    """Build a config's model in eval mode on the CPU and load its weights strictly.
-
-    Args:
-        cfg (Config): An mmdet, mmseg or mmpretrain config (SyncBN becomes BN).
-        checkpoint (str, optional): A checkpoint written by mmengine (whole model, keys checked
-            strictly) or an official SMT classification file (converted, as
-            :class:`~smt_mm.engine.SMTCheckpointHook` does). None: the weights that the
-            config's ``init_cfg`` gives (random, or a backbone's ``Pretrained`` file).
-            Defaults to None.
-
-    Returns:
-        nn.Module: The model, in eval mode.
-
-    Raises:
-        FileNotFoundError: If a local checkpoint does not exist.
-        KeyError: If the checkpoint's keys or shapes do not fit the model.
-    """
-    init_default_scope(get_scope(cfg))
-    model_cfg = cfg.model.copy()
-    if cfg.get('data_preprocessor') is not None:  # mmpretrain keeps it at the top level
-        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
-    model = revert_sync_batchnorm(MODELS.build(model_cfg))
-    if checkpoint is None:
-        model.init_weights()
-    else:
-        load_model_checkpoint(model, checkpoint)
-    return model.eval()
 
 
 def list_images(paths: Sequence[str]) -> list[str]:
@@ -80,7 +44,7 @@ def prepare_image(
     """Read an image, resize it and normalise it with the model's own data preprocessor.
 
     Args:
-        model (nn.Module): A model built by :func:`load_model`.
+        model (nn.Module): A model built by :func:`~smt_mm.apis.build_model`.
         path (str): The image file.
         size (tuple[int, int], optional): ``(height, width)`` to resize to; None keeps the
             image's size. Defaults to None.

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from ...utils.compat import stack_summary
+from ..utils.compat import stack_summary
 
 #: Environment variables that change CPU timings a lot (besides glibc's ``MALLOC_*``).
 _TIMING_ENV = ('OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'THP_MEM_ALLOC_ENABLE', 'LD_PRELOAD')
@@ -59,7 +59,7 @@ def _ratio(entry: dict[str, Any], name: str) -> str:
 
 
 def format_markdown(report: dict[str, Any]) -> str:
-    """Render a report of :func:`~smt_mm.analysis.benchmark.measure.run_benchmark` as Markdown.
+    """Render a report of :func:`~smt_mm.benchmark.measure.run_benchmark` as Markdown.
 
     Args:
         report (dict): The report.
@@ -115,7 +115,7 @@ def save_report(report: dict[str, Any], out_dir: str | Path) -> list[Path]:
     """Write ``benchmark.json`` and ``benchmark.md``.
 
     Args:
-        report (dict): A report of :func:`~smt_mm.analysis.benchmark.measure.run_benchmark`.
+        report (dict): A report of :func:`~smt_mm.benchmark.measure.run_benchmark`.
         out_dir (str | Path): The output folder, created when missing.
 
     Returns:

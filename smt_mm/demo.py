@@ -18,13 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-from mmengine.config import Config
-from mmengine.registry import MODELS, init_default_scope
-from mmengine.runner import set_random_seed
 
-from ..toydata import generate_ade20k, generate_coco
-from ..visualization import draw_example
-from .runner import load_config, test_model, train_model
+from .apis import build_model, test_model, train_model
+from .config import load_config
+from .toydata import generate_ade20k, generate_coco
+from .visualization import draw_example
 
 #: The config overrides of a training run without validation (mmengine validates at the last
 #: iteration whatever ``train_cfg.val_interval`` says): the demos evaluate after training.
@@ -80,13 +78,8 @@ def save_initial_checkpoint(config: str, out_file: str, cfg_options: dict | None
     Returns:
         str: ``out_file``.
     """
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    init_default_scope(cfg.default_scope)
-    set_random_seed(cfg.get('randomness', {}).get('seed') or 0)
-    model = MODELS.build(cfg.model)
-    model.init_weights()
+    cfg = load_config(config, cfg_options)
+    model = build_model(cfg, seed=cfg.get('randomness', {}).get('seed') or 0)
     os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
     torch.save(
         {'meta': {'note': 'initial weights, untrained'}, 'state_dict': model.state_dict()}, out_file

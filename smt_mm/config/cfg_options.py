@@ -17,12 +17,15 @@ that the config already has or that the object it configures takes:
 import difflib
 import importlib
 import inspect
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from mmengine.config import Config
 from mmengine.registry import Registry
 
-from .checks import ConfigCheckError
+
+class ConfigCheckError(ValueError):
+    """Raised when a config (or ``--cfg-options``) asks for something the run cannot do."""
+
 
 #: Top-level keys the runners and tools read besides the config's own.
 RUNNER_KEYS = frozenset(
@@ -172,14 +175,14 @@ def _check_new_key(option: str, parent: dict, path: list[str], key: str, scope: 
         )
 
 
-def check_cfg_options(cfg: Config, options: dict) -> None:
+def check_cfg_options(cfg: Config, options: Mapping) -> None:
     """Reject ``--cfg-options`` keys that the run would ignore or fail on later.
 
     Call it before merging the options into the config.
 
     Args:
         cfg (Config): The config as read from its file.
-        options (dict): The dotted keys and values of ``--cfg-options``.
+        options (Mapping): The dotted keys and values of ``--cfg-options``.
 
     Raises:
         ConfigCheckError: For the first unknown key, with the closest known ones.
@@ -222,7 +225,7 @@ def check_neck_channels(cfg: Config) -> None:
     if backbone.get('type') not in ('SMT', 'mmpretrain.SMT'):
         return
     try:
-        arch = SMT._parse_arch(backbone.get('arch', 'tiny'))
+        arch = SMT.parse_arch(backbone.get('arch', 'tiny'))
         indices = backbone.get('out_indices', (0, 1, 2, 3))
         indices = [indices] if isinstance(indices, int) else list(indices)
         widths = [arch['embed_dims'][i] for i in indices]

@@ -15,10 +15,6 @@ _WRAPPED_KEYS = ('dataset', 'datasets')
 _REMOTE_PREFIXES = ('http://', 'https://', 's3://', 'open-mmlab://', 'torchvision://', 'mmcls://')
 
 
-class ConfigCheckError(ValueError):
-    """Raised when a config (or ``--cfg-options``) asks for something the run cannot do."""
-
-
 class ConfigPathError(FileNotFoundError):
     """Raised when files or folders named by a config do not exist.
 

@@ -1,0 +1,164 @@
+"""The command-line options and error handling that the tools of ``tools/`` share.
+
+Every tool declares its config, checkpoint and ``--cfg-options`` arguments with
+:func:`add_model_arguments` (or ``--cfg-options`` alone with :func:`add_cfg_options_argument`),
+``tools/train.py`` and ``tools/test.py`` their launcher options with :func:`parse_tool_args`,
+and image sizes are parsed by :func:`parse_size`.
+"""
+
+import argparse
+import contextlib
+import ctypes
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from mmengine.config import DictAction
+
+from ..config import LAUNCHERS, ConfigCheckError, ConfigPathError
+from ..engine import RunError
+from ..models.checkpoint import CheckpointMismatchError
+
+#: The errors whose message is all a user needs: printed as ``error: ...``, exit status 1.
+USER_ERRORS = (ConfigPathError, ConfigCheckError, CheckpointMismatchError, RunError)
+#: How :func:`add_model_arguments` declares the checkpoint argument.
+CHECKPOINT_CHOICES = ('required', 'optional', 'none')
+_PR_SET_PDEATHSIG = 1
+
+
+def add_cfg_options_argument(parser: argparse.ArgumentParser, scope: str = '') -> None:
+    """Declare ``--cfg-options KEY=VALUE ...`` (parsed into a dict of dotted keys).
+
+    Args:
+        parser (argparse.ArgumentParser): The tool's parser.
+        scope (str): What the overrides apply to, for the help text, e.g. ``'every config'``.
+            Defaults to ``''``.
+    """
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help=f'override config settings{f" of {scope}" if scope else ""}, e.g. '
+        'model.backbone.init_cfg.checkpoint=PATH; lists as key="[a,b]" or key=a,b, nesting '
+        'allowed, no white space in values',
+    )
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, checkpoint: str = 'optional') -> None:
+    """Declare the ``config`` and ``checkpoint`` arguments and ``--cfg-options``.
+
+    Args:
+        parser (argparse.ArgumentParser): The tool's parser.
+        checkpoint (str): ``'required'``, ``'optional'`` (the config's initial weights without
+            it) or ``'none'`` (the tool reads its checkpoint another way). Defaults to
+            ``'optional'``.
+
+    Raises:
+        ValueError: If ``checkpoint`` is not one of :data:`CHECKPOINT_CHOICES`.
+    """
+    if checkpoint not in CHECKPOINT_CHOICES:
+        raise ValueError(f'checkpoint must be one of {CHECKPOINT_CHOICES}, got {checkpoint!r}')
+    parser.add_argument('config', help='the config file of the model')
+    if checkpoint == 'required':
+        parser.add_argument('checkpoint', help='the checkpoint file')
+    elif checkpoint == 'optional':
+        parser.add_argument(
+            'checkpoint', nargs='?', help="the checkpoint (default: the config's initial weights)"
+        )
+    add_cfg_options_argument(parser)
+
+
+def parse_size(text: str) -> tuple[int, int, int]:
+    """Parse ``HxW`` or ``HxWxBATCH`` (height first) into ``(height, width, batch)``.
+
+    Args:
+        text (str): E.g. ``'800x1344'`` or ``'800x1344x2'``; batch 1 when left out.
+
+    Returns:
+        tuple[int, int, int]: Height, width and batch.
+
+    Raises:
+        argparse.ArgumentTypeError: ``text`` is not two or three positive integers.
+    """
+    try:
+        parts = [int(part) for part in text.lower().split('x')]
+    except ValueError:
+        parts = []
+    if len(parts) == 2:
+        parts.append(1)
+    if len(parts) != 3 or min(parts) < 1:
+        raise argparse.ArgumentTypeError(f'size must be HxW or HxWxBATCH, got {text!r}')
+    return parts[0], parts[1], parts[2]
+
+
+def keyword_options(args: argparse.Namespace, *names: str) -> dict[str, Any]:
+    """The parsed values of ``names``, as the keyword arguments of the function a tool calls.
+
+    Args:
+        args (argparse.Namespace): The parsed command line.
+        *names (str): Option destinations, named as the function's parameters.
+
+    Returns:
+        dict[str, Any]: Name -> value.
+    """
+    return {name: getattr(args, name) for name in names}
+
+
+def exit_with_launcher() -> None:
+    """End this process when its parent (the ``torchrun`` launcher) dies, even by SIGKILL.
+
+    A worker whose launcher was killed would otherwise wait in a collective for the other
+    ranks until the distributed timeout, holding its memory and data-loader workers. Linux
+    only (``prctl(PR_SET_PDEATHSIG)``); elsewhere the distributed timeout bounds the wait.
+    """
+    if not sys.platform.startswith('linux'):
+        return
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the launcher died before the request was registered
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def parse_tool_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Add the launcher options of the training and test tools, parse, export ``LOCAL_RANK``.
+
+    The options: ``--launcher`` and the ``--local-rank`` that ``torch.distributed.launch``
+    passes (the tool declares its config with :func:`add_model_arguments`). Under
+    ``--launcher pytorch`` the process ends with its launcher (:func:`exit_with_launcher`).
+
+    Args:
+        parser (argparse.ArgumentParser): The tool's parser with its own options.
+        argv (list[str], optional): The arguments; None reads ``sys.argv``.
+
+    Returns:
+        argparse.Namespace: The parsed arguments.
+    """
+    parser.add_argument('--launcher', choices=LAUNCHERS, default='none', help='job launcher')
+    # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    if args.launcher == 'pytorch':
+        exit_with_launcher()
+    return args
+
+
+@contextlib.contextmanager
+def exit_on_user_error(*errors: type[Exception]) -> Iterator[None]:
+    """Turn one of :data:`USER_ERRORS` or ``errors`` into ``error: ...`` and exit status 1.
+
+    Args:
+        *errors (type[Exception]): More error types whose message a tool's user acts on, e.g.
+            ``FileNotFoundError``.
+    """
+    caught: tuple[type[Exception], ...] = (*USER_ERRORS, *errors)
+    try:
+        yield
+    except caught as err:
+        sys.exit(f'error: {err}')
