@@ -17,6 +17,7 @@ from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
 from torch import nn
 
+from ..models.utils import check_input
 from .export import TASKS, ExportError, require
 
 
@@ -110,6 +111,7 @@ def prepare_inputs(
         preprocessor.test_cfg = dict(size=tuple(shape))  # type: ignore[arg-type]
     with torch.no_grad():
         data = preprocessor(data, False)
+    check_input(data['inputs'])  # where the data enters: too small is an error, NaN a warning
     if fixed and list(data['inputs'].shape[2:]) != list(shape):  # type: ignore[arg-type]
         raise ExportError(
             f'the prepared images are {tuple(data["inputs"].shape[2:])} (height, width), the '

@@ -10,6 +10,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..models.utils import check_input
+
 #: The image files a folder argument contributes.
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
@@ -62,4 +64,5 @@ def prepare_image(
     with torch.no_grad():
         preprocessor = cast(nn.Module, model.data_preprocessor)
         batch = preprocessor({'inputs': [inputs]}, False)['inputs']
+    check_input(batch)  # where the data enters: too small is an error, NaN / Inf a warning
     return image[..., ::-1].copy(), batch
