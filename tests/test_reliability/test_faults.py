@@ -11,10 +11,12 @@ import glob
 import json
 import os
 import os.path as osp
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -76,13 +78,31 @@ def _spawn(work_dir, options, *extra, **faults):
     )  # fmt: skip
 
 
+def _read_lines(proc) -> None:
+    """Put every output line of ``proc`` on ``proc.lines``, then None when the output ends."""
+    for line in proc.stdout:
+        proc.lines.put(line)
+    proc.lines.put(None)
+
+
 def _wait_for(proc, text, count=1, timeout=240):
-    """Read the process output until ``text`` appeared ``count`` times; return the output."""
+    """Read the process output until ``text`` appeared ``count`` times; return the output.
+
+    The lines are read by a thread, so that a process that stops printing (or a child that
+    keeps the pipe open) fails the test at ``timeout`` instead of blocking it forever.
+    """
+    if not hasattr(proc, 'lines'):
+        proc.lines = queue.Queue()
+        threading.Thread(target=_read_lines, args=(proc,), daemon=True).start()
     seen, lines, deadline = 0, [], time.time() + timeout
     while seen < count:
-        line = proc.stdout.readline()
-        assert line or proc.poll() is None, ''.join(lines[-40:])
-        assert time.time() < deadline, ''.join(lines[-40:])
+        try:
+            line = proc.lines.get(timeout=max(deadline - time.time(), 0))
+        except queue.Empty:
+            line = ''
+        assert line, f'no {text!r} within {timeout} s or before the output ended:\n' + ''.join(
+            lines[-40:]
+        )
         lines.append(line)
         seen += text in line
     return ''.join(lines)
