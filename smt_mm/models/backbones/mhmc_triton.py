@@ -23,7 +23,13 @@ import torch
 import torch.nn.functional as F
 import triton
 import triton.language as tl
+from packaging.version import Version
 from torch import Tensor, nn
+
+#: The oldest triton the kernels are written for (its interpreter runs CPU tensors).
+MIN_TRITON = '3.0'
+if Version(triton.__version__).release < Version(MIN_TRITON).release:
+    raise ImportError(f'the Triton MHMC kernels need triton >= {MIN_TRITON}, got {triton.__version__}')
 
 #: Whether the kernels were built for Triton's interpreter (CPU tensors) at import.
 INTERPRETED = os.environ.get('TRITON_INTERPRET', '0') == '1'
