@@ -187,9 +187,10 @@ def _check_device(x: Tensor) -> None:
 
 
 def _default_splits(pixel_blocks: int, programs_per_split: int, device: torch.device) -> int:
-    """Pixel shares of the kernel gradient: about four programs per multiprocessor."""
+    """Pixel shares of the kernel gradient: about four programs per multiprocessor (one share
+    under the interpreter, which runs the programs one by one)."""
     if device.type != 'cuda':
-        return min(pixel_blocks, 2)
+        return 1
     sms = torch.cuda.get_device_properties(device).multi_processor_count
     return max(1, min(pixel_blocks, math.ceil(4 * sms / programs_per_split)))
 
