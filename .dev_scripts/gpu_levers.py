@@ -68,8 +68,12 @@ class Stage:
 STAGES = (
     Stage('fp32-eager', ALL_MODELS),
     Stage('bf16-eager', ALL_MODELS, amp='bf16'),
-    Stage('bf16-eager-cudnn-benchmark', (SWIN, PLAIN, 'smt-s-plain-nchw'), amp='bf16',
-          cudnn_benchmark=True),  # fmt: skip
+    Stage(
+        'bf16-eager-cudnn-benchmark',
+        (SWIN, PLAIN, 'smt-s-plain-nchw'),
+        amp='bf16',
+        cudnn_benchmark=True,
+    ),  # fmt: skip
     Stage('bf16-compiled-224', (SWIN, PLAIN), SIZES[:1], amp='bf16', compile=True),
     Stage('bf16-compiled-800', (SWIN, PLAIN), SIZES[1:], amp='bf16', compile=True, train=False),
 )
@@ -133,13 +137,13 @@ def run_stage(stage: Stage, out: Path, budget_s: float, warmup: int, repeats: in
     start = time.monotonic()
     for case in cases(stage):
         if time.monotonic() - start > budget_s:
-            report['records'].append(dict(name=case.name, skipped='time budget spent'))
+            report['records'].append(dict(asdict(case), skipped='time budget spent'))
             continue
         print(f'[{stage.name}] {case.name}', flush=True)
         try:
             record = bench.run_case(case, settings(stage, warmup, repeats))
         except Exception as error:  # recorded; the other cases still run
-            record = dict(asdict(case), name=case.name, error=f'{type(error).__name__}: {error}')
+            record = dict(asdict(case), error=f'{type(error).__name__}: {error}')
             print(f'  failed: {record["error"]}', flush=True)
         finally:
             torch.cuda.empty_cache()
@@ -178,11 +182,12 @@ def table(reports: list[dict[str, Any]]) -> str:
             for q in bench.pair_ratios(measured, pairs)
         }
         for r in records:
-            if 'infer' not in r:
-                why = r.get('error') or r.get('skipped', '?')
-                lines.append(f'| {report["stage"]["name"]} | {r["name"]} | {why} |||||')
-                continue
             size = (r['height'], r['width'], r['batch'])
+            head = f'| {report["stage"]["name"]} | {size[0]}x{size[1]} b{size[2]} '
+            head += f'| {r["backbone"]} '
+            if 'infer' not in r:
+                lines.append(head + f'| {r.get("error") or r["skipped"]} | - | - | - | - |')
+                continue
             train = r.get('train')
             cells = []
             for baseline in (SWIN, PLAIN):
@@ -190,8 +195,7 @@ def table(reports: list[dict[str, Any]]) -> str:
                 keys = ('infer_time', 'train_time', 'train_memory')
                 cells.append(' / '.join(_cell(q.get(k), 2) for k in keys) if q else '-')
             lines.append(
-                f'| {report["stage"]["name"]} | {size[0]}x{size[1]} b{size[2]} | {r["backbone"]} '
-                f'| {_cell(r["infer"]["median_s"])} '
+                head + f'| {_cell(r["infer"]["median_s"])} '
                 f'| {_cell(train["median_s"] if train else None)} '
                 f'| {_cell(train["peak_memory_gb"] if train else None, 2)} | {cells[0]} '
                 f'| {cells[1]} |'

@@ -17,7 +17,7 @@ reads it when it decorates a kernel): that is how the tests check them without a
 
 import math
 import os
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -29,7 +29,9 @@ from torch import Tensor, nn
 #: The oldest triton the kernels are written for (its interpreter runs CPU tensors).
 MIN_TRITON = '3.0'
 if Version(triton.__version__).release < Version(MIN_TRITON).release:
-    raise ImportError(f'the Triton MHMC kernels need triton >= {MIN_TRITON}, got {triton.__version__}')
+    raise ImportError(
+        f'the Triton MHMC kernels need triton >= {MIN_TRITON}, not {triton.__version__}'
+    )
 
 #: Whether the kernels were built for Triton's interpreter (CPU tensors) at import.
 INTERPRETED = os.environ.get('TRITON_INTERPRET', '0') == '1'
@@ -187,8 +189,10 @@ def _check_device(x: Tensor) -> None:
 
 
 def _default_splits(pixel_blocks: int, programs_per_split: int, device: torch.device) -> int:
-    """Pixel shares of the kernel gradient: about four programs per multiprocessor (one share
-    under the interpreter, which runs the programs one by one)."""
+    """Pixel shares of the kernel gradient: about four programs per multiprocessor.
+
+    One share under the interpreter, which runs the programs one by one.
+    """
     if device.type != 'cuda':
         return 1
     sms = torch.cuda.get_device_properties(device).multi_processor_count
@@ -332,7 +336,7 @@ def pack_kernels(convs: nn.ModuleList) -> tuple[Tensor, Tensor | None]:
             )
         kernels.append(F.pad(conv.weight.flatten(0, 1), [0, kmax - size, 0, kmax - size]))
         biases.append(conv.bias)
-    bias = None if any(b is None for b in biases) else torch.stack(biases)
+    bias = None if any(b is None for b in biases) else torch.stack(cast(list[Tensor], biases))
     return torch.stack(kernels), bias
 
 

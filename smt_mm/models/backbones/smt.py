@@ -66,8 +66,10 @@ _PLAIN_ONLY_MHMC = ('conv-nchw', 'conv-stack-last', 'conv-nchw-stack-last')
 
 
 def _mhmc_triton() -> ModuleType:
-    """The Triton MHMC module, imported on first use: triton is optional, and the module reads
-    ``TRITON_INTERPRET`` when it is imported."""
+    """Import :mod:`.mhmc_triton` on first use.
+
+    triton is optional, and the module reads ``TRITON_INTERPRET`` when it is imported.
+    """
     from . import mhmc_triton
 
     return mhmc_triton

@@ -6,8 +6,8 @@ tensors (``TRITON_INTERPRET=1``) or compiled for a GPU. So the interpreter tests
 pytest of this same file started with ``TRITON_INTERPRET=1`` (``test_kernels_under_the_
 interpreter``); in this process they are skipped, and the kernels are imported compiled, for the
 CUDA tests (``pytest -m cuda``) and the CPU refusal. The interpreter runs every program in
-Python, so the shapes are tiny (about 30 s in all, so the driver is marked slow): float64 there, so that any wrong tap, offset or mask shows as
-an error far above rounding.
+Python, so the shapes are tiny (about 30 s in all: the driver is marked slow), and in float64,
+so that any wrong tap, offset or mask shows as an error far above rounding.
 """
 
 import os
@@ -26,7 +26,8 @@ pytest.importorskip('triton', minversion='3.0', reason='the kernels need triton 
 
 INTERPRETED = os.environ.get('TRITON_INTERPRET', '0') == '1'
 interpreted_only = pytest.mark.skipif(
-    not INTERPRETED, reason='runs in the TRITON_INTERPRET=1 child of test_kernels_under_the_interpreter'
+    not INTERPRETED,
+    reason='run by the TRITON_INTERPRET=1 child of test_kernels_under_the_interpreter',
 )
 MINI = dict(embed_dims=(16, 32, 48, 64), depths=(1, 2, 1, 1), mlp_ratios=(2, 2, 2, 2), head_conv=3)
 
@@ -85,7 +86,6 @@ def test_interpreted_kernel_gradient_sums_every_pixel_block_and_share():
     kernel_grad = mhmc_triton.mhmc_weight_grad(s, grad, heads, block_pixels=8, splits=3)
     expected = torch.zeros_like(kernel_grad)
     for i, head in enumerate(s.permute(0, 3, 1, 2).chunk(heads, dim=1)):
-        head = head.detach().requires_grad_()
         out = F.conv2d(head, convs[i].weight, None, padding=1 + i, groups=head_dims)
         interleaved_grad = grad[..., i::heads].permute(0, 3, 1, 2)
         (kernel,) = torch.autograd.grad((out * interleaved_grad).sum(), [convs[i].weight])
@@ -125,9 +125,11 @@ def test_kernels_under_the_interpreter():
     About 30 s on one CPU core: the interpreter runs each program in Python.
     """
     env = dict(os.environ, TRITON_INTERPRET='1', CUDA_VISIBLE_DEVICES='')
+    command = [sys.executable, '-m', 'pytest', __file__, '-q', '-p', 'no:cacheprovider']
     result = subprocess.run(
-        [sys.executable, '-m', 'pytest', __file__, '-q', '-p', 'no:cacheprovider', '-m', 'not cuda'],
+        [*command, '-m', 'not cuda'],
         env=env,
+        check=False,
         capture_output=True,
         text=True,
         timeout=600,
@@ -140,7 +142,9 @@ def test_kernels_under_the_interpreter():
 def test_compiled_kernels_refuse_cpu_tensors_and_name_the_fix():
     model = SMT(MINI, fused=False, mhmc='triton')
     assert "mhmc='triton'" in repr(model)
-    with pytest.raises(RuntimeError, match=r"runs on CUDA tensors, got a cpu tensor; use mhmc='conv'"):
+    with pytest.raises(
+        RuntimeError, match="runs on CUDA tensors, got a cpu tensor; use mhmc='conv'"
+    ):
         model(torch.rand(1, 3, 32, 32))
 
 
