@@ -5,9 +5,11 @@ prints every stage, the stages' cases and backbones build, and the final table c
 ratios from the records the benchmark writes.
 """
 
+import json
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from conftest import REPO_ROOT, load_tool
@@ -44,13 +46,16 @@ def test_script_parses_and_dry_run_prints_every_stage(levers):
 
 
 def test_every_variant_builds_the_smt_it_names(levers):
-    for name, options in levers.VARIANTS.items():
+    for name, options in levers.VARIANTS.items():  # the Triton ones last: they may skip
         cfg = dict(bench.BACKBONES[name])
         assert cfg.pop('type') == 'SMT' and cfg['arch'] == 's'
         if options['mhmc'] == 'triton':
             pytest.importorskip('triton', minversion='3.0')
         model = SMT(**cfg)
         assert (model.fused, model.mhmc) == (options['fused'], options['mhmc']), name
+
+
+def test_stages_give_their_cases_and_settings(levers):
     stage = levers.stage_by_name('bf16-compiled-800')
     assert stage.compile and not stage.train and stage.amp == 'bf16'
     assert [c.name for c in levers.cases(stage)] == [
@@ -93,3 +98,31 @@ def test_table_divides_by_swin_and_plain_and_keeps_failed_cases(levers):
     assert '| 1.50 / 1.50 / 1.50 | 0.75 / 0.75 / 1.00 |' in rows['smt-s-plain-nchw']
     assert '| smt-s-plain-triton | CompilationError: x | - | - | - | - |' in text
     assert '| smt-s-fused-triton | time budget spent | - |' in text
+
+
+def test_run_stage_saves_each_case_records_failures_and_stops_at_its_budget(
+    levers, tmp_path, monkeypatch
+):
+    """The measuring itself needs a GPU; around it: the JSON after each case, errors, budget."""
+    measured, clock = [], [0.0]
+
+    def run_case(case, settings):
+        measured.append(case.backbone)
+        saved = json.loads((tmp_path / 'fp32-eager.json').read_text()) if measured[1:] else None
+        assert saved is None or len(saved['records']) == len(measured) - 1  # saved as it goes
+        if case.backbone == 'smt-s-fused':
+            raise RuntimeError('out of memory')
+        if case.backbone == 'smt-s-plain-nchw':
+            clock[0] = 61.0  # the budget is spent: no further case starts
+        return dict(_record(case.backbone, 0.1, 0.2, 1.0), amp=settings.amp)
+
+    monkeypatch.setattr(levers, 'time', SimpleNamespace(monotonic=lambda: clock[0]))
+    monkeypatch.setattr(levers.bench, 'run_case', run_case)
+    monkeypatch.setattr(levers.bench, 'machine_info', lambda device: dict(gpu='test'))
+    path = levers.run_stage(levers.stage_by_name('fp32-eager'), tmp_path, 60, 2, 5)
+    records = json.loads(path.read_text())['records']
+    assert measured == list(levers.ALL_MODELS[:4])
+    assert [r['backbone'] for r in records] == list(levers.ALL_MODELS) * 2
+    assert records[2]['error'] == 'RuntimeError: out of memory'
+    assert records[3]['amp'] is None and 'infer' in records[3]
+    assert all(r['skipped'] == 'time budget spent' for r in records[4:])
