@@ -148,6 +148,38 @@ def test_compiled_kernels_refuse_cpu_tensors_and_name_the_fix():
         model(torch.rand(1, 3, 32, 32))
 
 
+@pytest.mark.skipif(INTERPRETED, reason='the interpreter does not compile')
+def test_kernels_compile_for_an_h100_without_one():
+    """Triton's compiler (bundled ptxas) builds every kernel for sm_90 here, GPU or not.
+
+    The interpreter runs the kernels' Python and misses what only the compiler rejects
+    (e.g. a reassigned constexpr, a loop bound that is not a compile-time constant).
+    """
+    import triton
+    import triton.language as tl
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    from smt_mm.models.backbones import mhmc_triton
+
+    ints = dict.fromkeys(('height', 'width', 'num_pixels', 'head_dims'), 'i32')
+    for dtype, acc in (('fp32', tl.float32), ('bf16', tl.float32), ('fp64', tl.float64)):
+        for transposed in (False, True):
+            signature = dict(src_ptr=f'*{dtype}', weight_ptr='*fp32', bias_ptr='*fp32')
+            signature.update(dst_ptr=f'*{dtype}', **ints)
+            constants = dict(HEADS=4, HAS_BIAS=not transposed, TRANSPOSED=transposed)
+            constants.update(BLOCK_P=64, BLOCK_D=16, ACC=acc)
+            signature.update(dict.fromkeys(constants, 'constexpr'))
+            source = ASTSource(mhmc_triton._mhmc_conv_kernel, signature, constants)
+            assert triton.compile(source, target=GPUTarget('cuda', 90, 32)).asm['ptx']
+        signature = dict(src_ptr=f'*{dtype}', grad_ptr=f'*{dtype}', partial_ptr='*fp32')
+        signature.update(**ints, splits='i32')
+        constants = dict(HEADS=4, BLOCK_P=128, BLOCK_D=16, ROW_TAPS=16, ACC=acc)
+        signature.update(dict.fromkeys(constants, 'constexpr'))
+        source = ASTSource(mhmc_triton._mhmc_weight_grad_kernel, signature, constants)
+        assert triton.compile(source, target=GPUTarget('cuda', 90, 32)).asm['ptx']
+
+
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')
 class TestOnCUDA:
