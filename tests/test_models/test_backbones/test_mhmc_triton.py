@@ -172,7 +172,8 @@ def test_kernels_compile_for_an_h100_without_one():
             signature.update(dict.fromkeys(constants, 'constexpr'))
             source = ASTSource(mhmc_triton._mhmc_conv_kernel, signature, constants)
             assert triton.compile(source, target=GPUTarget('cuda', 90, 32)).asm['ptx']
-        signature = dict(src_ptr=f'*{dtype}', grad_ptr=f'*{dtype}', partial_ptr='*fp32')
+        partial = 'fp64' if dtype == 'fp64' else 'fp32'
+        signature = dict(src_ptr=f'*{dtype}', grad_ptr=f'*{dtype}', partial_ptr=f'*{partial}')
         signature.update(**ints, splits='i32')
         constants = dict(HEADS=4, BLOCK_P=128, BLOCK_D=16, ROW_TAPS=16, ACC=acc)
         signature.update(dict.fromkeys(constants, 'constexpr'))
