@@ -35,6 +35,7 @@ from the official code:
 
 import math
 from collections.abc import Sequence
+from types import ModuleType
 from typing import Any, cast
 
 import torch
@@ -57,6 +58,21 @@ OptMultiConfig = dict | list[dict] | None
 
 #: The mixer of each block: stages 1-2 modulate, stage 3 alternates, stage 4 attends.
 SAM, MSA = 'sam', 'msa'
+
+#: How SAM's multi-head mixed convolution may run (``SMT(mhmc=...)``): the path's own code,
+#: three layout variants of the plain path's (only where it runs), or the Triton kernels.
+MHMC_MODES = ('conv', 'conv-nchw', 'conv-stack-last', 'conv-nchw-stack-last', 'triton')
+_PLAIN_ONLY_MHMC = ('conv-nchw', 'conv-stack-last', 'conv-nchw-stack-last')
+
+
+def _mhmc_triton() -> ModuleType:
+    """Import :mod:`.mhmc_triton` on first use.
+
+    triton is optional, and the module reads ``TRITON_INTERPRET`` when it is imported.
+    """
+    from . import mhmc_triton
+
+    return mhmc_triton
 
 
 def _mixer_type(stage: int, index: int) -> str:
@@ -195,6 +211,8 @@ class ScaleAwareModulation(BaseModule):
         norm_cfg (dict): Normalisation inside the aggregation. Defaults to
             ``dict(type='BN')``.
         act_cfg (dict): Activation inside the aggregation. Defaults to ``dict(type='GELU')``.
+        mhmc (str): How the multi-head mixed convolution runs, one of :data:`MHMC_MODES`
+            (see :class:`SMT`). Defaults to ``'conv'``.
         init_cfg (dict | list[dict], optional): Initialisation config. Defaults to None.
     """
 
@@ -206,10 +224,12 @@ class ScaleAwareModulation(BaseModule):
         qkv_bias: bool = True,
         norm_cfg: ConfigType = dict(type='BN'),  # noqa: B006
         act_cfg: ConfigType = dict(type='GELU'),  # noqa: B006
+        mhmc: str = 'conv',
         init_cfg: OptMultiConfig = None,
     ) -> None:
         super().__init__(init_cfg=init_cfg)
         self.num_heads = num_heads
+        self.mhmc = mhmc
         head_dims = embed_dims // num_heads
         self.v = nn.Linear(embed_dims, embed_dims, bias=qkv_bias)
         self.s = nn.Linear(embed_dims, embed_dims, bias=qkv_bias)
@@ -227,19 +247,32 @@ class ScaleAwareModulation(BaseModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Modulate a channels-last map ``(B, H, W, C)``; same shape out."""
         v = self.v(x)
-        if self.fused:  # the plain lines below as one conv, a folded BN and a lean GELU
+        if self.mhmc == 'triton':  # MHMC as Triton kernels, output interleaved, either path
+            s = _mhmc_triton().multi_head_mixed_conv(self.s(x), self.local_convs)
+        elif self.fused:  # MHMC as one 9 x 9 conv of rows of s already interleaved
             s = smt_ops.mhmc_interleaved(x, self.s, self.local_convs)
+        else:
+            s = self._mixed_conv(self.s(x))
+        if self.fused:  # the plain lines below as a folded BN and a lean GELU
             s = smt_ops.conv_bn(self.proj0, self.bn, s).permute(0, 2, 3, 1)
             s = smt_ops.act_linear(self.act, self.proj1, s)
             return self.proj(s * v)
-        # MHMC: head i of s gets a depthwise conv of kernel 3 + 2i ...
-        heads = self.s(x).permute(0, 3, 1, 2).chunk(self.num_heads, dim=1)
-        per_head = [conv(head) for conv, head in zip(self.local_convs, heads, strict=True)]
-        # ... and the heads are interleaved: channel k * num_heads + i is channel k of head i.
-        s = torch.stack(per_head, dim=2).flatten(1, 2)
         # SAA: grouped 1 x 1 conv (one group per interleaved channel set), BN, act, 1 x 1 conv.
         s = self.proj1(self.act(self.bn(self.proj0(s))))
         return self.proj(s.permute(0, 2, 3, 1) * v)
+
+    def _mixed_conv(self, s: torch.Tensor) -> torch.Tensor:
+        """Plain MHMC of a channels-last ``s`` ``(B, H, W, C)``: an NCHW map, heads interleaved."""
+        # MHMC: head i of s gets a depthwise conv of kernel 3 + 2i ...
+        heads = s.permute(0, 3, 1, 2).chunk(self.num_heads, dim=1)
+        if 'nchw' in self.mhmc:  # a dense NCHW head, not a channels-last strided view
+            heads = tuple(head.contiguous() for head in heads)
+        per_head = [conv(head) for conv, head in zip(self.local_convs, heads, strict=True)]
+        # ... and the heads are interleaved: channel k * num_heads + i is channel k of head i.
+        if 'stack-last' in self.mhmc:  # one copy, and the map stays channels-last
+            per_head = [head.permute(0, 2, 3, 1) for head in per_head]
+            return torch.stack(per_head, dim=-1).flatten(3).permute(0, 3, 1, 2)
+        return torch.stack(per_head, dim=2).flatten(1, 2)
 
 
 class GlobalAttention(BaseModule):
@@ -296,6 +329,8 @@ class SMTBlock(BaseModule):
         norm_cfg (dict): Normalisation inside the SAM mixer. Defaults to ``dict(type='BN')``.
         act_cfg (dict): Activation of the mixer and FFN. Defaults to ``dict(type='GELU')``.
         with_cp (bool): Use gradient checkpointing. Defaults to False.
+        mhmc (str): How the SAM mixer's multi-head mixed convolution runs (see :class:`SMT`).
+            Defaults to ``'conv'``.
         init_cfg (dict | list[dict], optional): Initialisation config. Defaults to None.
     """
 
@@ -314,6 +349,7 @@ class SMTBlock(BaseModule):
         norm_cfg: ConfigType = dict(type='BN'),  # noqa: B006
         act_cfg: ConfigType = dict(type='GELU'),  # noqa: B006
         with_cp: bool = False,
+        mhmc: str = 'conv',
         init_cfg: OptMultiConfig = None,
     ) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -321,7 +357,7 @@ class SMTBlock(BaseModule):
         self.norm1 = nn.LayerNorm(embed_dims, eps=1e-6)
         if mixer == SAM:
             self.attn = ScaleAwareModulation(
-                embed_dims, ca_num_heads, expand_ratio, qkv_bias, norm_cfg, act_cfg
+                embed_dims, ca_num_heads, expand_ratio, qkv_bias, norm_cfg, act_cfg, mhmc
             )
         else:
             if sa_num_heads is None:
@@ -407,6 +443,17 @@ class SMT(BaseModule):
             values. The scan reads a result back to Python, a host-device synchronisation
             on a GPU, so it is off by default: call :func:`smt_mm.models.utils.check_input`
             once where data enters instead. Defaults to False.
+        mhmc (str): How SAM's multi-head mixed convolution (MHMC) runs; the same function
+            and weights every way, chosen when the model is built. ``'conv'``: the path's own
+            (plain: a depthwise conv per head, on channels-last strided views, interleaved
+            by stacking on the channel dimension; fused: one 9 x 9 conv). Variants of the
+            plain path, to be measured on CUDA (``fused=False`` only): ``'conv-nchw'`` copies
+            each head to a dense NCHW map before its conv (PyTorch's native depthwise kernel
+            instead of cuDNN's channels-last one); ``'conv-stack-last'`` interleaves by
+            stacking on the last dimension of the channels-last heads (one copy instead of
+            two, the map stays channels-last); ``'conv-nchw-stack-last'`` does both.
+            ``'triton'``: the kernels of :mod:`.mhmc_triton` on either path (CUDA tensors;
+            needs triton). None of them is chosen automatically. Defaults to ``'conv'``.
         init_cfg (dict | list[dict], optional): Initialisation config. The default applies
             the official rules (truncated normal std 0.02 for Linear, ones/zeros for
             LayerNorm, and :meth:`init_weights` adds normal(0, sqrt(2 / fan_out)) for Conv2d).
@@ -489,6 +536,7 @@ class SMT(BaseModule):
         act_cfg: ConfigType = dict(type='GELU'),  # noqa: B006
         fused: bool | str = 'auto',
         check_finite: bool = False,
+        mhmc: str = 'conv',
         init_cfg: OptMultiConfig = None,
     ) -> None:
         if init_cfg is None:
@@ -519,6 +567,17 @@ class SMT(BaseModule):
         self.norm_eval = norm_eval
         self.with_cp = with_cp
         self.check_finite = check_finite
+        if mhmc not in MHMC_MODES:
+            raise ValueError(f'Unknown mhmc {mhmc!r}; choose one of {list(MHMC_MODES)}.')
+        if mhmc == 'triton':
+            try:
+                _mhmc_triton()
+            except ImportError as error:
+                raise ImportError(
+                    f"SMT(mhmc='triton') needs triton >= 3.0 (shipped with CUDA builds of "
+                    f"torch): {error}; use mhmc='conv'."
+                ) from error
+        self.mhmc = mhmc
 
         dpr = torch.linspace(0, drop_path_rate, sum(self.depths)).tolist()
         self.patch_embeds = nn.ModuleList()
@@ -545,6 +604,7 @@ class SMT(BaseModule):
                     norm_cfg=norm_cfg,
                     act_cfg=act_cfg,
                     with_cp=with_cp,
+                    mhmc=mhmc,
                 )
                 for j in range(depth)
             )
@@ -570,6 +630,11 @@ class SMT(BaseModule):
     def fused(self, value: bool | str) -> None:
         """Switch the model and all its modules to the fused or plain path."""
         resolved = self.resolve_fused(value)
+        if resolved and self.mhmc in _PLAIN_ONLY_MHMC:
+            raise ValueError(
+                f'mhmc={self.mhmc!r} changes the plain path, which fused={value!r} does not run '
+                f"here: set fused=False, or mhmc='conv'."
+            )
         self.fused_mode = value
         self._fused = resolved
         for module in self.modules():
@@ -599,7 +664,8 @@ class SMT(BaseModule):
     def extra_repr(self) -> str:
         """Show the path in ``print(model)``, and how it was chosen."""
         how = " (from 'auto')" if self.fused_mode == 'auto' else ''
-        return f'fused={self.fused}{how}, out_indices={self.out_indices}'
+        mhmc = '' if self.mhmc == 'conv' else f', mhmc={self.mhmc!r}'
+        return f'fused={self.fused}{how}{mhmc}, out_indices={self.out_indices}'
 
     @classmethod
     def parse_arch(cls, arch: str | dict) -> dict:
