@@ -1,7 +1,7 @@
 """A/B timing of SMT's CUDA levers against its plain path and Swin-T, on one warm GPU.
 
 Part of ``.dev_scripts/gpu_check.sh`` (issue 28). Every case is measured by the benchmark of
-:mod:`smt_mm.analysis.benchmark` (``run_case``: warm-up, synchronised timed runs, CUDA peak
+:mod:`smt_mm.benchmark` (``run_case``: warm-up, synchronised timed runs, CUDA peak
 memory), all in this one process, one case after another, each saved as soon as it is done,
 so that a stage cut short by its time budget keeps what it measured. Levers:
 
@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from smt_mm.analysis import benchmark as bench
+from smt_mm import benchmark as bench
 
 SWIN = 'swin-t-mmpretrain'
 PLAIN = 'smt-s-plain'

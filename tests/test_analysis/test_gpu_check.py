@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 from conftest import REPO_ROOT, load_tool
 
-from smt_mm.analysis import benchmark as bench
+from smt_mm import benchmark as bench
 from smt_mm.models.backbones import SMT
 
 ROOT = Path(REPO_ROOT)
