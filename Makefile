@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 # pytest-xdist workers (one torch thread each, tests/conftest.py); JOBS=0 runs in this process.
 JOBS   ?= 2
-XDIST  := -n $(JOBS) --dist loadgroup
+XDIST  := -n $(JOBS) --dist loadgroup --no-loadscope-reorder
 
 .DEFAULT_GOAL := venv
 .PHONY: venv test test-fast demo demo-seg benchmark lint format clean-venv
