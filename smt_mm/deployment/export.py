@@ -27,13 +27,14 @@ from typing import Any
 
 import torch
 from mmengine.config import Config
-from mmengine.logging import MMLogger
+from mmengine.logging import MMLogger, print_log
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import MODELS, init_default_scope
 from mmengine.runner import load_checkpoint
 from torch import nn
 
 from ..models.backbones.smt import SMT
+from ..utils.compat import onnx_dynamo_exporter
 
 #: The task of each toolbox scope.
 TASKS: dict[str, str] = {
@@ -43,9 +44,10 @@ TASKS: dict[str, str] = {
 }
 #: What can be exported: the whole model or the backbone with its neck.
 EXPORT_PARTS: tuple[str, ...] = ('model', 'backbone')
+#: ``'auto'``: dynamo where the installed torch has it (2.5+), TorchScript otherwise;
 #: ``'dynamo'``: ``torch.export`` based (torch's default); ``'torchscript'``: the tracer that
 #: mmdeploy uses (it cannot export UPerNet's pyramid pooling).
-EXPORTERS: tuple[str, ...] = ('dynamo', 'torchscript')
+EXPORTERS: tuple[str, ...] = ('auto', 'dynamo', 'torchscript')
 DEFAULT_OPSET = 18
 
 
@@ -131,6 +133,8 @@ class ExportResult:
     dynamic: bool
     output_names: list[str]
     seconds: float
+    #: Why ``exporter`` is not the one asked for, if it is not.
+    note: str | None = None
 
 
 def set_plain_path(model: nn.Module) -> int:
@@ -246,7 +250,33 @@ def default_shape(cfg: Config, task: str) -> tuple[int, int]:
     return tuple(-(-side // divisor) * divisor for side in size)  # type: ignore[return-value]
 
 
-def check_request(task: str, what: str, dynamic: bool, exporter: str = 'dynamo') -> None:
+def choose_exporter(requested: str) -> tuple[str, str | None]:
+    """The exporter that serves ``requested`` with the installed torch.
+
+    Args:
+        requested (str): One of :data:`EXPORTERS`.
+
+    Returns:
+        tuple[str, str | None]: ``'dynamo'`` or ``'torchscript'``, and a note saying why when
+        it is not the one asked for (``'dynamo'`` on a torch without the dynamo exporter).
+
+    Raises:
+        ExportError: If ``requested`` is not one of :data:`EXPORTERS`.
+    """
+    if requested not in EXPORTERS:
+        raise ExportError(f'exporter={requested!r}: choose one of {EXPORTERS}')
+    if requested == 'torchscript':
+        return requested, None
+    missing = onnx_dynamo_exporter()
+    if missing is None:
+        return 'dynamo', None
+    note = None
+    if requested == 'dynamo':
+        note = f'{missing}: exporting with the TorchScript exporter instead'
+    return 'torchscript', note
+
+
+def check_request(task: str, what: str, dynamic: bool, exporter: str = 'auto') -> None:
     """Refuse, before any model is built, what cannot be exported for ``task``.
 
     Raises:
@@ -254,8 +284,7 @@ def check_request(task: str, what: str, dynamic: bool, exporter: str = 'dynamo')
     """
     if what not in EXPORT_PARTS:
         raise ExportError(f'what={what!r}: choose one of {EXPORT_PARTS}')
-    if exporter not in EXPORTERS:
-        raise ExportError(f'exporter={exporter!r}: choose one of {EXPORTERS}')
+    exporter, _ = choose_exporter(exporter)
     if what == 'backbone':
         return
     if task == 'detection':
@@ -271,9 +300,15 @@ def check_request(task: str, what: str, dynamic: bool, exporter: str = 'dynamo')
             'deployed size with --shape H W, or export --what backbone --dynamic'
         )
     if task == 'segmentation' and exporter == 'torchscript':
+        missing = onnx_dynamo_exporter()
+        fix = (
+            'use --exporter dynamo'
+            if missing is None
+            else f'{missing}: export --what backbone, or the whole segmentor with torch >= 2.5'
+        )
         raise ExportError(
             "the TorchScript exporter cannot export UPerNet's pyramid pooling (adaptive "
-            'pooling to sizes that do not divide the feature map): use --exporter dynamo'
+            f'pooling to sizes that do not divide the feature map): {fix}'
         )
 
 
@@ -324,7 +359,7 @@ def export_graph(
     out: str,
     output_names: Sequence[str],
     dynamic: bool = False,
-    exporter: str = 'dynamo',
+    exporter: str = 'auto',
     opset: int = DEFAULT_OPSET,
 ) -> str:
     """Export a module that takes one image batch to ONNX.
@@ -336,14 +371,16 @@ def export_graph(
         out (str): The ONNX file to write (one file, weights included).
         output_names (Sequence[str]): Names of the outputs, in order.
         dynamic (bool): Dynamic height and width too. Defaults to False.
-        exporter (str): One of :data:`EXPORTERS`. Defaults to ``'dynamo'``.
+        exporter (str): One of :data:`EXPORTERS` (see :func:`choose_exporter`; a note is
+            logged when it is not the one asked for). Defaults to ``'auto'``.
         opset (int): The ONNX opset. Defaults to :data:`DEFAULT_OPSET`.
 
     Returns:
         str: ``out``.
     """
-    if exporter not in EXPORTERS:
-        raise ExportError(f'exporter={exporter!r}: choose one of {EXPORTERS}')
+    exporter, note = choose_exporter(exporter)
+    if note is not None:
+        print_log(note, logger='current', level=logging.WARNING)
     if exporter == 'dynamo':
         require('onnxscript')
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
@@ -367,7 +404,7 @@ def export_onnx(
     shape: tuple[int, int] | None = None,
     dynamic: bool = False,
     what: str = 'model',
-    exporter: str = 'dynamo',
+    exporter: str = 'auto',
     opset: int = DEFAULT_OPSET,
     cfg_options: Mapping | None = None,
 ) -> ExportResult:
@@ -383,7 +420,8 @@ def export_onnx(
         dynamic (bool): Dynamic height and width (not for the whole segmentor); the batch
             size is always dynamic. Defaults to False.
         what (str): ``'model'`` or ``'backbone'`` (backbone and neck). Defaults to ``'model'``.
-        exporter (str): One of :data:`EXPORTERS`. Defaults to ``'dynamo'``.
+        exporter (str): One of :data:`EXPORTERS` (see :func:`choose_exporter`). Defaults to
+            ``'auto'``.
         opset (int): The ONNX opset. Defaults to :data:`DEFAULT_OPSET`.
         cfg_options (Mapping, optional): Config overrides. Defaults to None.
 
@@ -395,6 +433,7 @@ def export_onnx(
     """
     cfg = read_config(config, cfg_options)
     task = TASKS[cfg.default_scope]
+    exporter, note = choose_exporter(exporter)
     check_request(task, what, dynamic, exporter)
     height, width = shape or default_shape(cfg, task)
     cfg, model = load_model(cfg, checkpoint)
@@ -421,6 +460,7 @@ def export_onnx(
         dynamic=dynamic,
         output_names=names,
         seconds=time.perf_counter() - start,
+        note=note,
     )
 
 
@@ -428,7 +468,8 @@ def describe(result: ExportResult) -> str:
     """One line on an export, for the tools."""
     size = 'x'.join(map(str, result.input_shape[2:]))
     shape = 'any height and width' if result.dynamic else f'height x width {size}'
-    return (
+    line = (
         f'wrote {result.path}: {result.task} {result.what} (any batch, {shape}; outputs '
         f'{", ".join(result.output_names)}; {result.exporter} exporter, {result.seconds:.1f} s)'
     )
+    return line if result.note is None else f'{line}\nnote: {result.note}'

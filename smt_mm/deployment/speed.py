@@ -22,7 +22,7 @@ from torch import nn
 from ..analysis.benchmark import BACKBONES, BenchmarkSettings, machine_info
 from ..analysis.benchmark.measure import _time
 from ..models.backbones.smt import SMT
-from .export import TASKS, build_graph, export_graph, load_model
+from .export import TASKS, build_graph, choose_exporter, export_graph, load_model
 from .runtime import OnnxModel
 
 
@@ -70,7 +70,7 @@ def run_onnx_benchmark(
     cases: Sequence[SpeedCase],
     settings: BenchmarkSettings,
     work_dir: str,
-    exporter: str = 'dynamo',
+    exporter: str = 'auto',
     log: Callable[[str], None] | None = print,
 ) -> dict[str, Any]:
     """Time every case with PyTorch and with ONNX Runtime, in turn, round after round.
@@ -80,7 +80,7 @@ def run_onnx_benchmark(
         settings (BenchmarkSettings): ``warmup``, ``repeats``, ``rounds`` and ``threads``
             (torch's and ONNX Runtime's intra-op threads) are used; the device is the CPU.
         work_dir (str): Where the ONNX files go.
-        exporter (str): The exporter. Defaults to ``'dynamo'``.
+        exporter (str): One of :data:`~smt_mm.deployment.export.EXPORTERS`. Defaults to ``'auto'``.
         log (Callable, optional): Receives a progress line per step. Defaults to ``print``.
 
     Returns:
@@ -93,6 +93,9 @@ def run_onnx_benchmark(
     if settings.threads is not None:
         torch.set_num_threads(settings.threads)
     start = time.time()
+    exporter, note = choose_exporter(exporter)  # the report names the exporter that ran
+    if note is not None and log is not None:
+        log(note)
     machine = machine_info('cpu')
     prepared = []
     for case in cases:

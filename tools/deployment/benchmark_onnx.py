@@ -16,7 +16,7 @@ import sys
 
 import smt_mm  # noqa: F401  (registers SMT)
 from smt_mm.analysis.benchmark import BACKBONES, BenchmarkSettings
-from smt_mm.deployment import TASKS, load_model
+from smt_mm.deployment import EXPORTERS, TASKS, load_model
 from smt_mm.deployment.export import default_shape
 from smt_mm.deployment.speed import SpeedCase, format_onnx_markdown, run_onnx_benchmark
 from smt_mm.utils.cli import parse_size
@@ -53,7 +53,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="CONFIG[@HxW[xBATCH]]: the whole classifier or segmentor, a detector's backbone "
         "+ neck (size: the config's test size by default)",
     )
-    parser.add_argument('--exporter', choices=['dynamo', 'torchscript'], default='dynamo')
+    parser.add_argument('--exporter', choices=EXPORTERS, default='auto')
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--rounds', type=int, default=2)

@@ -65,7 +65,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default='model',
         help='the whole model, or the backbone + neck (default: model)',
     )
-    parser.add_argument('--exporter', choices=EXPORTERS, default='dynamo')
+    parser.add_argument(
+        '--exporter',
+        choices=EXPORTERS,
+        default='auto',
+        help='auto (default): dynamo where this torch has it (2.5+), TorchScript otherwise',
+    )
     parser.add_argument('--opset', type=int, default=DEFAULT_OPSET)
     parser.add_argument(
         '--verify',

@@ -11,6 +11,7 @@ import torch
 from mmengine.config import Config
 
 from ...models.backbones.smt import SMT
+from ...utils.compat import grad_scaler
 from ..complexity import build_model, model_complexity
 
 _SMT_SIZES = [arch for arch in SMT.arch_zoo if len(arch) == 1]
@@ -243,7 +244,7 @@ class CaseModel:
             self.model.backbone = torch.compile(self.model.backbone)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=1e-4)
         self.dtype = dict(fp16=torch.float16, bf16=torch.bfloat16).get(amp or '')
-        self.scaler = torch.amp.GradScaler(device, enabled=amp == 'fp16' and device == 'cuda')
+        self.scaler = grad_scaler(device, enabled=amp == 'fp16' and device == 'cuda')
 
     def _autocast(self) -> Any:
         return torch.autocast(self.device, self.dtype, enabled=self.dtype is not None)
