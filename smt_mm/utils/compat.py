@@ -172,6 +172,10 @@ def _find_is_compiling() -> Callable[[], bool]:
 is_compiling: Callable[[], bool] = _find_is_compiling()
 
 
+#: torch >= 2.4 asks the autocast state by device type (``torch.get_autocast_dtype(device)``).
+_AUTOCAST_BY_DEVICE = hasattr(torch, 'get_autocast_dtype')
+
+
 def autocast_dtype(device_type: str) -> torch.dtype | None:
     """The dtype autocast casts to on ``device_type``, or None where autocast is off.
 
@@ -185,7 +189,7 @@ def autocast_dtype(device_type: str) -> torch.dtype | None:
         torch.dtype | None: The autocast dtype, None when autocast is not enabled there (or
         this torch has no autocast for that device type).
     """
-    if hasattr(torch, 'get_autocast_dtype'):
+    if _AUTOCAST_BY_DEVICE:
         if not torch.is_autocast_enabled(device_type):
             return None
         return torch.get_autocast_dtype(device_type)
