@@ -21,8 +21,9 @@ from torch import nn
 
 from smt_mm.deployment import export
 from smt_mm.models.backbones.smt_ops import depthwise, dwconv_residual_act_linear
-from smt_mm.utils import MMENGINE_SAFE_GLOBALS, StackVersionError, UnsafeCheckpointError, compat
-from smt_mm.utils.checkpoint import TRUST_ENV, _is_refused_global
+from smt_mm.models.checkpoint import MMENGINE_SAFE_GLOBALS, TRUST_ENV, UnsafeCheckpointError
+from smt_mm.models.checkpoint.safe_load import _is_refused_global
+from smt_mm.utils import StackVersionError, compat
 from smt_mm.utils.compat import SUPPORTED_VERSIONS, check_stack
 
 EXECUTED: list[str] = []
