@@ -34,7 +34,7 @@ from mmengine.runner import load_checkpoint
 from torch import nn
 
 from ..models.backbones.smt import SMT
-from ..utils.compat import onnx_dynamo_exporter
+from ..utils.compat import onnx_dynamo_exporter, onnx_export_takes
 
 #: The task of each toolbox scope.
 TASKS: dict[str, str] = {
@@ -390,7 +390,9 @@ def export_graph(
         dims = {axis: torch.export.Dim(name) for axis, name in axes.items()}
         kwargs.update(dynamo=True, external_data=False, dynamic_shapes=(dims,))
     else:
-        kwargs.update(dynamo=False, dynamic_axes={'inputs': axes})
+        kwargs.update(dynamic_axes={'inputs': axes})
+        if onnx_export_takes('dynamo'):  # torch >= 2.9 exports with dynamo unless told not to
+            kwargs.update(dynamo=False)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter('ignore')  # tracer and deprecation chatter
         torch.onnx.export(graph, (inputs,), out, opset_version=opset, **kwargs)

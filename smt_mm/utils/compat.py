@@ -231,6 +231,20 @@ def grad_scaler(device_type: str, enabled: bool) -> Any:
     return torch.cuda.amp.GradScaler(enabled=enabled)
 
 
+def onnx_export_takes(argument: str) -> bool:
+    """Whether ``torch.onnx.export`` takes the keyword ``argument`` (e.g. ``'dynamo'``).
+
+    Args:
+        argument (str): The keyword.
+
+    Returns:
+        bool: True when this torch's ``torch.onnx.export`` has it.
+    """
+    import inspect
+
+    return argument in inspect.signature(torch.onnx.export).parameters
+
+
 #: The arguments of ``torch.onnx.export`` that the dynamo (``torch.export`` based) exporter needs.
 DYNAMO_EXPORT_ARGS = ('dynamo', 'external_data', 'dynamic_shapes')
 
@@ -243,10 +257,7 @@ def onnx_dynamo_exporter() -> str | None:
         ``dynamic_shapes=`` (torch >= 2.5) and ``torch.export.Dim`` exists; otherwise the
         reason, naming what this torch lacks.
     """
-    import inspect
-
-    params = inspect.signature(torch.onnx.export).parameters
-    missing = [f'{name}=' for name in DYNAMO_EXPORT_ARGS if name not in params]
+    missing = [f'{name}=' for name in DYNAMO_EXPORT_ARGS if not onnx_export_takes(name)]
     if not hasattr(torch, 'export') or not hasattr(torch.export, 'Dim'):
         missing.append('torch.export.Dim')
     if not missing:
