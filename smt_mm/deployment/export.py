@@ -34,7 +34,7 @@ from mmengine.runner import load_checkpoint
 from torch import nn
 
 from ..models.backbones.smt import SMT
-from ..utils.compat import onnx_dynamo_exporter, onnx_export_takes
+from ..utils.compat import onnx_dynamo_exporter, onnx_export_takes, onnx_torchscript_max_opset
 
 #: The task of each toolbox scope.
 TASKS: dict[str, str] = {
@@ -353,6 +353,19 @@ def _write_metadata(path: str, meta: Mapping[str, str]) -> None:
     onnx.save(proto, path)
 
 
+def _check_opset(exporter: str, opset: int | None) -> int:
+    """The opset to export with: ``opset``, or the default the exporter can write."""
+    newest = onnx_torchscript_max_opset() if exporter == 'torchscript' else DEFAULT_OPSET
+    if opset is None:
+        return min(DEFAULT_OPSET, newest)
+    if exporter == 'torchscript' and opset > newest:
+        raise ExportError(
+            f'opset {opset}: the TorchScript exporter of torch {torch.__version__} writes opsets '
+            f'up to {newest}: give --opset {newest} (or leave --opset out)'
+        )
+    return opset
+
+
 def export_graph(
     graph: nn.Module,
     inputs: torch.Tensor,
@@ -360,7 +373,7 @@ def export_graph(
     output_names: Sequence[str],
     dynamic: bool = False,
     exporter: str = 'auto',
-    opset: int = DEFAULT_OPSET,
+    opset: int | None = None,
 ) -> str:
     """Export a module that takes one image batch to ONNX.
 
@@ -373,16 +386,22 @@ def export_graph(
         dynamic (bool): Dynamic height and width too. Defaults to False.
         exporter (str): One of :data:`EXPORTERS` (see :func:`choose_exporter`; a note is
             logged when it is not the one asked for). Defaults to ``'auto'``.
-        opset (int): The ONNX opset. Defaults to :data:`DEFAULT_OPSET`.
+        opset (int, optional): The ONNX opset. Defaults to None: :data:`DEFAULT_OPSET`, or the
+            newest one the TorchScript exporter of this torch writes if that is older (17 on
+            torch 2.1).
 
     Returns:
         str: ``out``.
+
+    Raises:
+        ExportError: If ``opset`` is newer than the TorchScript exporter of this torch writes.
     """
     exporter, note = choose_exporter(exporter)
     if note is not None:
         print_log(note, logger='current', level=logging.WARNING)
     if exporter == 'dynamo':
         require('onnxscript')
+    opset = _check_opset(exporter, opset)
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     kwargs: dict[str, Any] = dict(input_names=['inputs'], output_names=list(output_names))
     axes = {0: 'batch', 2: 'height', 3: 'width'} if dynamic else {0: 'batch'}
@@ -407,7 +426,7 @@ def export_onnx(
     dynamic: bool = False,
     what: str = 'model',
     exporter: str = 'auto',
-    opset: int = DEFAULT_OPSET,
+    opset: int | None = None,
     cfg_options: Mapping | None = None,
 ) -> ExportResult:
     """Export a config's model (or its backbone and neck) to one ONNX file.
@@ -424,7 +443,7 @@ def export_onnx(
         what (str): ``'model'`` or ``'backbone'`` (backbone and neck). Defaults to ``'model'``.
         exporter (str): One of :data:`EXPORTERS` (see :func:`choose_exporter`). Defaults to
             ``'auto'``.
-        opset (int): The ONNX opset. Defaults to :data:`DEFAULT_OPSET`.
+        opset (int, optional): The ONNX opset (see :func:`export_graph`). Defaults to None.
         cfg_options (Mapping, optional): Config overrides. Defaults to None.
 
     Returns:

@@ -245,6 +245,17 @@ def onnx_export_takes(argument: str) -> bool:
     return argument in inspect.signature(torch.onnx.export).parameters
 
 
+def onnx_torchscript_max_opset() -> int:
+    """The newest ONNX opset the TorchScript exporter of this torch writes (17 on torch 2.1).
+
+    Returns:
+        int: The opset; 10**6 (no limit) where torch does not state it.
+    """
+    from torch.onnx import _constants
+
+    return getattr(_constants, 'ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET', 10**6)
+
+
 #: The arguments of ``torch.onnx.export`` that the dynamo (``torch.export`` based) exporter needs.
 DYNAMO_EXPORT_ARGS = ('dynamo', 'external_data', 'dynamic_shapes')
 

@@ -172,6 +172,17 @@ def test_exporter_choice_says_why_it_is_not_the_one_asked(monkeypatch):
         export.check_request('segmentation', 'model', False, 'torchscript')
 
 
+def test_torchscript_opset_is_capped_to_what_the_exporter_writes(monkeypatch):
+    newest = compat.onnx_torchscript_max_opset()
+    assert export._check_opset('torchscript', None) == min(export.DEFAULT_OPSET, newest)
+    monkeypatch.setattr(export, 'onnx_torchscript_max_opset', lambda: 17)  # torch 2.1's
+    assert export._check_opset('torchscript', None) == 17
+    assert export._check_opset('dynamo', None) == export.DEFAULT_OPSET
+    assert export._check_opset('torchscript', 16) == 16
+    with pytest.raises(export.ExportError, match='opsets up to 17: give --opset 17'):
+        export._check_opset('torchscript', 18)
+
+
 # --- FLOP counting: torch.jit.trace of the fused path ------------------------------------------
 
 
