@@ -36,7 +36,6 @@ TOY_RECIPE = (
 )  # fmt: skip
 
 
-@pytest.mark.oldest  # also on the oldest stack (make test-oldest)
 def test_toy_mask_rcnn_learns_from_scratch(tmp_path, toy_detection_run):
     run = toy_detection_run
     assert run.checkpoint.endswith('iter_200.pth')
