@@ -1,4 +1,8 @@
-"""Installs smt_mm. Version ranges only: exact pins live in requirements/constraints.txt."""
+"""Installs smt_mm. Version ranges only: exact pins live in requirements/constraints*.txt.
+
+torch, torchvision and mmcv are not requirements: pip would replace the user's builds of them.
+``import smt_mm`` checks them instead (docs/install.md), as mmdet, mmseg and mmpretrain do.
+"""
 
 import os.path as osp
 

@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
-# Builds the reference environment in .venv/ with the exact versions of requirements/constraints.txt.
+# Builds a test environment with the exact versions of a constraints file: the reference stack
+# (requirements/constraints.txt, .venv/) or the oldest supported one
+# (requirements/constraints-oldest.txt, .venv-oldest/).
 #
-# Usage: bash tools/setup_venv.sh   (normally through `make venv`, which skips it when up to date)
+# Usage: bash tools/setup_venv.sh   (normally through `make venv` / `make venv-oldest`, which
+#        skip it when up to date)
 #
 # Environment:
 #   PYTHON           interpreter for the venv (default: python3.11)
 #   VENV             venv folder (default: .venv)
+#   CONSTRAINTS      the exact versions (default: requirements/constraints.txt)
 #   SMT_MM_CACHE     wheel cache outside the repo (default: ${XDG_CACHE_HOME:-$HOME/.cache}/smt_mm)
 #
-# mmcv 2.1.0 has no wheel for torch 2.14: it is built once from the PyPI sdist with its compiled
+# mmcv 2.1.0 has no CPU wheel on PyPI: it is built once from the PyPI sdist with its compiled
 # CPU ops (~9 min on 2 cores) and cached, keyed by the mmcv, torch and Python versions.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3.11}
 VENV=${VENV:-.venv}
-CONSTRAINTS=requirements/constraints.txt
+CONSTRAINTS=${CONSTRAINTS:-requirements/constraints.txt}
 CACHE=${SMT_MM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/smt_mm}
 
 step_no=0
@@ -38,13 +42,14 @@ pip_install() {
 
 command -v "$PYTHON" >/dev/null || die "$PYTHON not found: install Python 3.11 or set PYTHON=/path/to/python3.11"
 "$PYTHON" -c 'import sys; assert sys.version_info[:2] == (3, 11)' \
-    || die "$PYTHON is not Python 3.11 (the reference environment pins 3.11); set PYTHON=..."
+    || die "$PYTHON is not Python 3.11 (the test environments pin 3.11); set PYTHON=..."
+[ -f "$CONSTRAINTS" ] || die "no constraints file $CONSTRAINTS"
 
 step "virtual environment $VENV (seconds)"
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 pip_install "setuptools==$(pin setuptools)" "wheel==$(pin wheel)"
 
-step "torch $(pin torch) + torchvision $(pin torchvision) (about 1.5 min the first time, 5.5 GB)"
+step "torch $(pin torch) + torchvision $(pin torchvision) (about 1.5 min the first time, 5 GB)"
 pip_install "torch==$(pin torch)" "torchvision==$(pin torchvision)" "numpy==$(pin numpy)"
 
 MMCV=$(pin mmcv)
@@ -60,8 +65,13 @@ if ! ls "$WHEEL_DIR"/mmcv-"$MMCV"-*.whl >/dev/null 2>&1; then
         --no-build-isolation -d "$build" "mmcv==$MMCV" 2>&1 | grep -v 'is ignored' || true
     tar -xzf "$build/mmcv-$MMCV.tar.gz" -C "$build" || die "could not download the mmcv $MMCV sdist"
     # torch >= 2.14 headers need C++20; mmcv 2.1.0 hard-codes -std=c++17 (mmcv issue #3341).
-    sed -i 's/-std=c++17/-std=c++20/g; s#/std:c++17#/std:c++20#g' "$build/mmcv-$MMCV/setup.py"
-    grep -q 'std=c++20' "$build/mmcv-$MMCV/setup.py" || die "could not raise mmcv's C++ standard"
+    # Older torch (2.1) builds with mmcv's own C++17, as published.
+    TORCH_INCLUDE=$("$VENV/bin/python" -W ignore -c 'import os, torch; print(os.path.dirname(torch.__file__))')/include
+    if grep -q '__cplusplus < 202002L' "$TORCH_INCLUDE/torch/csrc/api/include/torch/all.h"; then
+        echo "    torch $TORCH headers need C++20: raising mmcv's -std=c++17"
+        sed -i 's/-std=c++17/-std=c++20/g; s#/std:c++17#/std:c++20#g' "$build/mmcv-$MMCV/setup.py"
+        grep -q 'std=c++20' "$build/mmcv-$MMCV/setup.py" || die "could not raise mmcv's C++ standard"
+    fi
     # --no-build-isolation: an isolated build has no torch and silently drops mmcv._ext.
     MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} "$VENV/bin/python" -m pip wheel \
         --disable-pip-version-check --no-deps --no-build-isolation -w "$build/dist" \
@@ -103,4 +113,4 @@ step "checking the stack imports"
 "$VENV/bin/python" -c 'import smt_mm; print("    " + smt_mm.stack_summary())' \
     || die "smt_mm does not import in $VENV"
 echo
-echo "Reference environment ready: $VENV"
+echo "Environment ready: $VENV ($CONSTRAINTS)"

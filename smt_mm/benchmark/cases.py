@@ -14,6 +14,7 @@ from ..analysis.complexity import counting_config, model_complexity
 from ..apis import build_model
 from ..config import load_config
 from ..models.backbones.smt import SMT
+from ..utils.compat import grad_scaler
 
 _SMT_SIZES = [arch for arch in SMT.arch_zoo if len(arch) == 1]
 _SWIN = dict(type='SwinTransformer', window_size=7, mlp_ratio=4, qkv_bias=True, drop_path_rate=0.2)
@@ -249,7 +250,7 @@ class CaseModel:
             self.model.backbone = torch.compile(self.model.backbone)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=1e-4)
         self.dtype = dict(fp16=torch.float16, bf16=torch.bfloat16).get(amp or '')
-        self.scaler = torch.amp.GradScaler(device, enabled=amp == 'fp16' and device == 'cuda')
+        self.scaler = grad_scaler(device, enabled=amp == 'fp16' and device == 'cuda')
 
     def _autocast(self) -> Any:
         return torch.autocast(self.device, self.dtype, enabled=self.dtype is not None)

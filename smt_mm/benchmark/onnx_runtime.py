@@ -22,6 +22,7 @@ from torch import nn
 
 from ..apis import build_model
 from ..deployment import TASKS, OnnxModel, build_graph, export_graph, set_smt_path
+from ..deployment.export import choose_exporter
 from ..models.backbones.smt import SMT
 from .cases import BACKBONES
 from .measure import BenchmarkSettings, time_runs
@@ -68,7 +69,7 @@ def run_onnx_benchmark(
     cases: Sequence[SpeedCase],
     settings: BenchmarkSettings,
     work_dir: str,
-    exporter: str = 'dynamo',
+    exporter: str = 'auto',
     log: Callable[[str], None] | None = print,
 ) -> dict[str, Any]:
     """Time every case with PyTorch and with ONNX Runtime, in turn, round after round.
@@ -78,7 +79,7 @@ def run_onnx_benchmark(
         settings (BenchmarkSettings): ``warmup``, ``repeats``, ``rounds`` and ``threads``
             (torch's and ONNX Runtime's intra-op threads) are used; the device is the CPU.
         work_dir (str): Where the ONNX files go.
-        exporter (str): The exporter. Defaults to ``'dynamo'``.
+        exporter (str): One of :data:`~smt_mm.deployment.export.EXPORTERS`. Defaults to ``'auto'``.
         log (Callable, optional): Receives a progress line per step. Defaults to ``print``.
 
     Returns:
@@ -91,6 +92,9 @@ def run_onnx_benchmark(
     if settings.threads is not None:
         torch.set_num_threads(settings.threads)
     start = time.time()
+    exporter, note = choose_exporter(exporter)  # the report names the exporter that ran
+    if note is not None and log is not None:
+        log(note)
     machine = machine_info('cpu')
     prepared = []
     for case in cases:

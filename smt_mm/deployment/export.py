@@ -16,6 +16,7 @@ at run time, which the TorchScript exporter cannot export, and ONNX Runtime fuse
 
 import importlib
 import json
+import logging
 import os
 import os.path as osp
 import time
@@ -26,11 +27,13 @@ from typing import Any
 
 import torch
 from mmengine.config import Config
+from mmengine.logging import print_log
 from torch import nn
 
 from ..apis import build_model
 from ..config import load_config
 from ..models.backbones.smt import SMT
+from ..utils.compat import onnx_dynamo_exporter, onnx_export_takes, onnx_torchscript_max_opset
 
 #: The task of each toolbox scope.
 TASKS: dict[str, str] = {
@@ -40,9 +43,10 @@ TASKS: dict[str, str] = {
 }
 #: What can be exported: the whole model or the backbone with its neck.
 EXPORT_PARTS: tuple[str, ...] = ('model', 'backbone')
+#: ``'auto'``: dynamo where the installed torch has it (2.5+), TorchScript otherwise;
 #: ``'dynamo'``: ``torch.export`` based (torch's default); ``'torchscript'``: the tracer that
 #: mmdeploy uses (it cannot export UPerNet's pyramid pooling).
-EXPORTERS: tuple[str, ...] = ('dynamo', 'torchscript')
+EXPORTERS: tuple[str, ...] = ('auto', 'dynamo', 'torchscript')
 DEFAULT_OPSET = 18
 
 
@@ -128,6 +132,8 @@ class ExportResult:
     dynamic: bool
     output_names: list[str]
     seconds: float
+    #: Why ``exporter`` is not the one asked for, if it is not.
+    note: str | None = None
 
 
 def set_smt_path(model: nn.Module, fused: bool | str = False) -> int:
@@ -181,7 +187,33 @@ def default_shape(cfg: Config, task: str) -> tuple[int, int]:
     return tuple(-(-side // divisor) * divisor for side in size)  # type: ignore[return-value]
 
 
-def check_request(task: str, what: str, dynamic: bool, exporter: str = 'dynamo') -> None:
+def choose_exporter(requested: str) -> tuple[str, str | None]:
+    """The exporter that serves ``requested`` with the installed torch.
+
+    Args:
+        requested (str): One of :data:`EXPORTERS`.
+
+    Returns:
+        tuple[str, str | None]: ``'dynamo'`` or ``'torchscript'``, and a note saying why when
+        it is not the one asked for (``'dynamo'`` on a torch without the dynamo exporter).
+
+    Raises:
+        ExportError: If ``requested`` is not one of :data:`EXPORTERS`.
+    """
+    if requested not in EXPORTERS:
+        raise ExportError(f'exporter={requested!r}: choose one of {EXPORTERS}')
+    if requested == 'torchscript':
+        return requested, None
+    missing = onnx_dynamo_exporter()
+    if missing is None:
+        return 'dynamo', None
+    note = None
+    if requested == 'dynamo':
+        note = f'{missing}: exporting with the TorchScript exporter instead'
+    return 'torchscript', note
+
+
+def check_request(task: str, what: str, dynamic: bool, exporter: str = 'auto') -> None:
     """Refuse, before any model is built, what cannot be exported for ``task``.
 
     Raises:
@@ -189,8 +221,7 @@ def check_request(task: str, what: str, dynamic: bool, exporter: str = 'dynamo')
     """
     if what not in EXPORT_PARTS:
         raise ExportError(f'what={what!r}: choose one of {EXPORT_PARTS}')
-    if exporter not in EXPORTERS:
-        raise ExportError(f'exporter={exporter!r}: choose one of {EXPORTERS}')
+    exporter, _ = choose_exporter(exporter)
     if what == 'backbone':
         return
     if task == 'detection':
@@ -206,9 +237,15 @@ def check_request(task: str, what: str, dynamic: bool, exporter: str = 'dynamo')
             'deployed size with --shape H W, or export --what backbone --dynamic'
         )
     if task == 'segmentation' and exporter == 'torchscript':
+        missing = onnx_dynamo_exporter()
+        fix = (
+            'use --exporter dynamo'
+            if missing is None
+            else f'{missing}: export --what backbone, or the whole segmentor with torch >= 2.5'
+        )
         raise ExportError(
             "the TorchScript exporter cannot export UPerNet's pyramid pooling (adaptive "
-            'pooling to sizes that do not divide the feature map): use --exporter dynamo'
+            f'pooling to sizes that do not divide the feature map): {fix}'
         )
 
 
@@ -253,14 +290,27 @@ def _write_metadata(path: str, meta: Mapping[str, str]) -> None:
     onnx.save(proto, path)
 
 
+def _check_opset(exporter: str, opset: int | None) -> int:
+    """The opset to export with: ``opset``, or the default the exporter can write."""
+    newest = onnx_torchscript_max_opset() if exporter == 'torchscript' else DEFAULT_OPSET
+    if opset is None:
+        return min(DEFAULT_OPSET, newest)
+    if exporter == 'torchscript' and opset > newest:
+        raise ExportError(
+            f'opset {opset}: the TorchScript exporter of torch {torch.__version__} writes opsets '
+            f'up to {newest}: give --opset {newest} (or leave --opset out)'
+        )
+    return opset
+
+
 def export_graph(
     graph: nn.Module,
     inputs: torch.Tensor,
     out: str,
     output_names: Sequence[str],
     dynamic: bool = False,
-    exporter: str = 'dynamo',
-    opset: int = DEFAULT_OPSET,
+    exporter: str = 'auto',
+    opset: int | None = None,
 ) -> str:
     """Export a module that takes one image batch to ONNX.
 
@@ -271,16 +321,24 @@ def export_graph(
         out (str): The ONNX file to write (one file, weights included).
         output_names (Sequence[str]): Names of the outputs, in order.
         dynamic (bool): Dynamic height and width too. Defaults to False.
-        exporter (str): One of :data:`EXPORTERS`. Defaults to ``'dynamo'``.
-        opset (int): The ONNX opset. Defaults to :data:`DEFAULT_OPSET`.
+        exporter (str): One of :data:`EXPORTERS` (see :func:`choose_exporter`; a note is
+            logged when it is not the one asked for). Defaults to ``'auto'``.
+        opset (int, optional): The ONNX opset. Defaults to None: :data:`DEFAULT_OPSET`, or the
+            newest one the TorchScript exporter of this torch writes if that is older (17 on
+            torch 2.1).
 
     Returns:
         str: ``out``.
+
+    Raises:
+        ExportError: If ``opset`` is newer than the TorchScript exporter of this torch writes.
     """
-    if exporter not in EXPORTERS:
-        raise ExportError(f'exporter={exporter!r}: choose one of {EXPORTERS}')
+    exporter, note = choose_exporter(exporter)
+    if note is not None:
+        print_log(note, logger='current', level=logging.WARNING)
     if exporter == 'dynamo':
         require('onnxscript')
+    opset = _check_opset(exporter, opset)
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     kwargs: dict[str, Any] = dict(input_names=['inputs'], output_names=list(output_names))
     axes = {0: 'batch', 2: 'height', 3: 'width'} if dynamic else {0: 'batch'}
@@ -288,7 +346,9 @@ def export_graph(
         dims = {axis: torch.export.Dim(name) for axis, name in axes.items()}
         kwargs.update(dynamo=True, external_data=False, dynamic_shapes=(dims,))
     else:
-        kwargs.update(dynamo=False, dynamic_axes={'inputs': axes})
+        kwargs.update(dynamic_axes={'inputs': axes})
+        if onnx_export_takes('dynamo'):  # torch >= 2.9 exports with dynamo unless told not to
+            kwargs.update(dynamo=False)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter('ignore')  # tracer and deprecation chatter
         torch.onnx.export(graph, (inputs,), out, opset_version=opset, **kwargs)
@@ -302,8 +362,8 @@ def export_onnx(
     shape: tuple[int, int] | None = None,
     dynamic: bool = False,
     what: str = 'model',
-    exporter: str = 'dynamo',
-    opset: int = DEFAULT_OPSET,
+    exporter: str = 'auto',
+    opset: int | None = None,
     cfg_options: Mapping | None = None,
 ) -> ExportResult:
     """Export a config's model (or its backbone and neck) to one ONNX file.
@@ -318,8 +378,9 @@ def export_onnx(
         dynamic (bool): Dynamic height and width (not for the whole segmentor); the batch
             size is always dynamic. Defaults to False.
         what (str): ``'model'`` or ``'backbone'`` (backbone and neck). Defaults to ``'model'``.
-        exporter (str): One of :data:`EXPORTERS`. Defaults to ``'dynamo'``.
-        opset (int): The ONNX opset. Defaults to :data:`DEFAULT_OPSET`.
+        exporter (str): One of :data:`EXPORTERS` (see :func:`choose_exporter`). Defaults to
+            ``'auto'``.
+        opset (int, optional): The ONNX opset (see :func:`export_graph`). Defaults to None.
         cfg_options (Mapping, optional): Config overrides. Defaults to None.
 
     Returns:
@@ -330,6 +391,7 @@ def export_onnx(
     """
     cfg = load_config(config, cfg_options)
     task = TASKS[cfg.default_scope]
+    exporter, note = choose_exporter(exporter)
     check_request(task, what, dynamic, exporter)
     height, width = shape or default_shape(cfg, task)
     model = build_model(cfg, checkpoint)
@@ -357,6 +419,7 @@ def export_onnx(
         dynamic=dynamic,
         output_names=names,
         seconds=time.perf_counter() - start,
+        note=note,
     )
 
 
@@ -364,7 +427,8 @@ def describe(result: ExportResult) -> str:
     """One line on an export, for the tools."""
     size = 'x'.join(map(str, result.input_shape[2:]))
     shape = 'any height and width' if result.dynamic else f'height x width {size}'
-    return (
+    line = (
         f'wrote {result.path}: {result.task} {result.what} (any batch, {shape}; outputs '
         f'{", ".join(result.output_names)}; {result.exporter} exporter, {result.seconds:.1f} s)'
     )
+    return line if result.note is None else f'{line}\nnote: {result.note}'

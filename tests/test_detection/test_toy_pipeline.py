@@ -91,6 +91,7 @@ def trained(toy_data, tmp_path_factory):
     return work_dir, checkpoint
 
 
+@pytest.mark.oldest  # also on the oldest stack (make test-oldest): compiled RoIAlign, NMS
 def test_train_then_test_writes_coco_metrics(toy_data, trained, tmp_path):
     work_dir, checkpoint = trained
     cmd = [sys.executable, TEST, TOY, checkpoint, '--work-dir', str(tmp_path), '--show-dir', 'vis']

@@ -88,6 +88,7 @@ def test_single_and_multi_scale_testing(trained, toy_data):
         assert 0.0 <= record['metrics']['mIoU'] <= 100.0
 
 
+@pytest.mark.oldest  # also on the oldest stack (make test-oldest)
 def test_learns_above_the_untrained_model(trained, toy_data, tmp_path):
     work_dir, checkpoint, _ = trained
     _, options = toy_data

@@ -72,7 +72,7 @@ def test_version_check_names_package_version_range_and_fix():
         check_stack(versions)
     message = str(err.value)
     assert 'mmcv: found 2.2.0, supported >=2.0.0,<2.2.0' in message
-    assert 'pip install "mmcv>=2.0.0,<2.2.0"' in message
+    assert 'mim install "mmcv>=2.0.0,<2.2.0"' in message
     assert 'mmengine: found nothing (not installed)' in message
     assert 'mmsegmentation: found 0.30.0, supported >=1.0.0,<1.3.0' in message
     assert 'mmdet' not in message

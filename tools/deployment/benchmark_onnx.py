@@ -18,7 +18,7 @@ from smt_mm.apis.command_line import parse_size
 from smt_mm.benchmark import BACKBONES, BenchmarkSettings
 from smt_mm.benchmark.onnx_runtime import SpeedCase, format_onnx_markdown, run_onnx_benchmark
 from smt_mm.config import load_config
-from smt_mm.deployment import TASKS, default_shape
+from smt_mm.deployment import EXPORTERS, TASKS, default_shape
 
 SMT_BACKBONES = sorted(name for name, cfg in BACKBONES.items() if cfg['type'] == 'SMT')
 
@@ -52,7 +52,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="CONFIG[@HxW[xBATCH]]: the whole classifier or segmentor, a detector's backbone "
         "+ neck (size: the config's test size by default)",
     )
-    parser.add_argument('--exporter', choices=['dynamo', 'torchscript'], default='dynamo')
+    parser.add_argument('--exporter', choices=EXPORTERS, default='auto')
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--rounds', type=int, default=2)

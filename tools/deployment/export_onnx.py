@@ -65,8 +65,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default='model',
         help='the whole model, or the backbone + neck (default: model)',
     )
-    parser.add_argument('--exporter', choices=EXPORTERS, default='dynamo')
-    parser.add_argument('--opset', type=int, default=DEFAULT_OPSET)
+    parser.add_argument(
+        '--exporter',
+        choices=EXPORTERS,
+        default='auto',
+        help='auto (default): dynamo where this torch has it (2.5+), TorchScript otherwise',
+    )
+    parser.add_argument(
+        '--opset',
+        type=int,
+        help=f'ONNX opset (default: {DEFAULT_OPSET}, or the newest the TorchScript exporter '
+        'of this torch writes, 17 on torch 2.1)',
+    )
     parser.add_argument(
         '--verify',
         action='store_true',

@@ -21,19 +21,27 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ...utils.compat import autocast_dtype
 
-def depthwise(x: Tensor, kernel: Tensor, bias: Tensor | None) -> Tensor:
+
+def depthwise(x: Tensor, kernel: Tensor, bias: Tensor | None, padding: int | None = None) -> Tensor:
     """Depthwise convolution with 'same' padding and stride 1.
 
     Args:
         x (Tensor): ``(B, C, H, W)``, possibly a channels-last strided view.
         kernel (Tensor): ``(C, 1, k, k)`` with an odd ``k``.
         bias (Tensor, optional): ``(C,)``.
+        padding (int, optional): ``k // 2`` as a Python int, from the caller's modules: under
+            ``torch.jit.trace`` (the FLOP counter) torch < 2.6 sees ``kernel.shape[-1]`` as a
+            0-d tensor, which ``conv2d`` refuses as padding. Defaults to None (read from the
+            kernel's shape).
 
     Returns:
         Tensor: ``(B, C, H, W)``.
     """
-    return F.conv2d(x, kernel, bias, padding=kernel.shape[-1] // 2, groups=kernel.shape[0])
+    if padding is None:
+        padding = kernel.shape[-1] // 2
+    return F.conv2d(x, kernel, bias, padding=padding, groups=kernel.shape[0])
 
 
 def _depthwise_backward(
@@ -91,10 +99,9 @@ def _recompute_gelu(act: nn.Module) -> bool:
 
 def _autocast(*tensors: Tensor | None) -> list[Tensor | None]:
     """Cast tensors as autocast would, so that a custom Function's backward sees one dtype."""
-    device = next(t for t in tensors if t is not None).device.type
-    if not torch.is_autocast_enabled(device):
+    dtype = autocast_dtype(next(t for t in tensors if t is not None).device.type)
+    if dtype is None:
         return list(tensors)
-    dtype = torch.get_autocast_dtype(device)
     return [None if t is None else t.to(dtype) for t in tensors]
 
 
@@ -211,19 +218,20 @@ class LargeDepthwise(torch.autograd.Function):
         return grad_x, grad_kernel, grad_bias
 
 
-def large_depthwise(x: Tensor, kernel: Tensor, bias: Tensor | None) -> Tensor:
+def large_depthwise(x: Tensor, kernel: Tensor, bias: Tensor | None, size: int) -> Tensor:
     """:func:`depthwise`; on CPU with gradients and kernels >= 7, through :class:`LargeDepthwise`.
 
     Args:
         x (Tensor): ``(B, C, H, W)``.
         kernel (Tensor): ``(C, 1, k, k)``.
         bias (Tensor, optional): ``(C,)``.
+        size (int): ``k``, as a Python int (see :func:`depthwise`).
 
     Returns:
         Tensor: ``(B, C, H, W)``.
     """
-    if x.device.type != 'cpu' or not torch.is_grad_enabled() or kernel.shape[-1] < 7:
-        return depthwise(x, kernel, bias)
+    if x.device.type != 'cpu' or not torch.is_grad_enabled() or size < 7:
+        return depthwise(x, kernel, bias, size // 2)
     return LargeDepthwise.apply(*_autocast(x, kernel, bias))
 
 
@@ -304,7 +312,7 @@ def mhmc_interleaved(x: Tensor, s: nn.Linear, convs: nn.ModuleList) -> Tensor:
         dim=1,
     ).reshape(c, 1, max_size, max_size)
     bias = torch.stack([cast(Tensor, conv.bias) for conv in conv_list], dim=1).reshape(c)
-    return large_depthwise(y, kernel, bias)
+    return large_depthwise(y, kernel, bias, max_size)
 
 
 def dwconv_residual_act_linear(
@@ -329,4 +337,5 @@ def dwconv_residual_act_linear(
     kernel = weight + F.pad(torch.ones_like(weight[..., :1, :1]), (1, 1, 1, 1))
     if _recompute_gelu(act):
         return DWConvGeluLinear.apply(*_autocast(x, kernel, bias, fc.weight, fc.bias))
-    return fc(activate(act, depthwise(x, kernel, bias).permute(0, 2, 3, 1)))
+    padding = dwconv.kernel_size[0] // 2
+    return fc(activate(act, depthwise(x, kernel, bias, padding).permute(0, 2, 3, 1)))

@@ -1,12 +1,14 @@
-"""Safe (``weights_only``) checkpoint loading for mmengine on torch >= 2.6.
+"""Safe (``weights_only``) checkpoint loading for mmengine on every supported torch.
 
 mmengine 0.10.7 calls ``torch.load`` without ``weights_only``. Since torch 2.6 that means
 ``weights_only=True``, and resuming a run fails because mmengine's own checkpoints pickle a
-few of its classes (mmengine issue #1655: ``HistoryBuffer was not an allowed global``).
+few of its classes (mmengine issue #1655: ``HistoryBuffer was not an allowed global``); before
+2.6 it means unrestricted unpickling, which runs whatever code a file carries.
 
 :func:`register_safe_loader` replaces mmengine's loader for local paths (the ``''`` scheme of
 :class:`mmengine.runner.CheckpointLoader`) by one that keeps ``weights_only=True`` and
-allow-lists exactly the globals that mmengine writes into its checkpoints. A file that pickles
+allow-lists exactly the globals that mmengine writes into its checkpoints, on every torch
+(:func:`smt_mm.utils.compat.load_weights_only` picks the mechanism). A file that pickles
 anything else is refused with :class:`UnsafeCheckpointError`, unless the user marks that file
 as trusted with :func:`trust_checkpoint` or the ``SMT_MM_TRUSTED_CHECKPOINTS`` variable. A file
 that is no checkpoint at all (empty, a web page saved by a failed download, a Git LFS pointer)
@@ -28,6 +30,7 @@ import torch
 from mmengine.logging import HistoryBuffer, print_log
 from mmengine.runner import CheckpointLoader
 
+from ...utils.compat import load_weights_only
 from .convert import convert_official_checkpoint
 
 TRUST_ENV = 'SMT_MM_TRUSTED_CHECKPOINTS'
@@ -151,10 +154,17 @@ def check_checkpoint_file(path: str) -> None:
         raise InvalidCheckpointError(path, kind, f'Cannot load checkpoint {path}: it {what}.')
 
 
+#: How a refused global is reported: torch >= 2.5 and smt_mm's own unpickler
+#: (``GLOBAL x was not an allowed global``), torch 2.1-2.4 (``Unsupported class x``).
+_REFUSED_GLOBAL = re.compile(
+    r'GLOBAL (\S+) (?:was not an allowed global|whose module)|Unsupported class (\S+)'
+)
+
+
 def _is_refused_global(err: pickle.UnpicklingError) -> str | None:
     """The global that the weights-only unpickler refused, if that is why it failed."""
-    found = re.search(r'GLOBAL (\S+) (?:was not an allowed global|whose module)', str(err))
-    return found.group(1) if found else None
+    found = _REFUSED_GLOBAL.search(str(err))
+    return None if found is None else found.group(1) or found.group(2)
 
 
 def safe_torch_load(path: str, map_location: Any = 'cpu') -> Any:
@@ -178,10 +188,10 @@ def safe_torch_load(path: str, map_location: Any = 'cpu') -> Any:
     if not osp.isfile(path):
         raise FileNotFoundError(f'checkpoint file not found: {path}')
     check_checkpoint_file(path)
-    weights_only = not _is_trusted(path)
     try:
-        with torch.serialization.safe_globals(MMENGINE_SAFE_GLOBALS):
-            return torch.load(path, map_location=map_location, weights_only=weights_only)
+        if _is_trusted(path):
+            return torch.load(path, map_location=map_location, weights_only=False)
+        return load_weights_only(path, map_location, MMENGINE_SAFE_GLOBALS)
     except pickle.UnpicklingError as err:
         refused = _is_refused_global(err)
         if refused is None:

@@ -10,6 +10,8 @@ import warnings
 
 import torch
 
+from ...utils.compat import is_compiling
+
 #: The smallest image side: the stem's stride-2 convolution halves 3 px to 2, which its
 #: 2x2 stride-2 convolution needs.
 MIN_INPUT_SIZE = 3
@@ -44,7 +46,7 @@ def warn_non_finite(x: torch.Tensor, stacklevel: int = 2) -> None:
         x (torch.Tensor): Images.
         stacklevel (int): Passed to :func:`warnings.warn`. Defaults to 2 (the caller).
     """
-    if torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_compiling():
+    if torch.jit.is_tracing() or torch.jit.is_scripting() or is_compiling():
         return
     finite = torch.isfinite(x)
     if not bool(finite.all()):
