@@ -9,7 +9,7 @@ mmseg 1.x, mmpretrain 1.x), with three additions:
   ``tools/dist_train.sh CONFIG 2`` works on a laptop;
 * :func:`test_model` writes its metrics to ``<work_dir>/eval_<timestamp>.json``.
 
-and the reliability checks of docs "When things go wrong" (README): unknown ``--cfg-options``
+and the reliability checks of docs/troubleshooting.md: unknown ``--cfg-options``
 keys and mismatched neck widths fail at start, ``--resume`` fails when there is nothing to
 resume and skips truncated checkpoints, test checkpoints must fit the model, empty test sets
 and empty metrics fail, distributed runs time out after :data:`DIST_TIMEOUT` seconds.
