@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from mmengine.logging import HistoryBuffer
 from mmengine.runner import load_checkpoint
 from torch import nn
+from unsafe_pickle import EXECUTED, Payload, record
 
 from smt_mm.deployment import export
 from smt_mm.models.backbones.smt_ops import depthwise, dwconv_residual_act_linear
@@ -25,21 +26,6 @@ from smt_mm.models.checkpoint import MMENGINE_SAFE_GLOBALS, TRUST_ENV, UnsafeChe
 from smt_mm.models.checkpoint.safe_load import _is_refused_global
 from smt_mm.utils import StackVersionError, compat
 from smt_mm.utils.compat import SUPPORTED_VERSIONS, check_stack
-
-EXECUTED: list[str] = []
-
-
-def _record(tag: str) -> str:
-    EXECUTED.append(tag)
-    return tag
-
-
-class Payload:
-    """Pickles as a call of :func:`_record`: stands for code that a malicious file would run."""
-
-    def __reduce__(self):
-        return _record, ('payload ran',)
-
 
 # --- the torch check of ``import smt_mm`` ------------------------------------------------------
 
@@ -263,8 +249,8 @@ def test_code_running_pickle_is_refused_with_its_name(tmp_path, mechanism, monke
     EXECUTED.clear()
     with pytest.raises(pickle.UnpicklingError) as err:
         compat.load_weights_only(path, 'cpu', MMENGINE_SAFE_GLOBALS)
-    assert _is_refused_global(err.value) == f'{__name__}._record'
-    with pytest.raises(UnsafeCheckpointError, match=rf'{__name__}\._record.*{TRUST_ENV}'):
+    assert _is_refused_global(err.value) == f'{record.__module__}.record'
+    with pytest.raises(UnsafeCheckpointError, match=rf'{record.__module__}\.record.*{TRUST_ENV}'):
         load_checkpoint(nn.Linear(2, 1), path, map_location='cpu')
     assert EXECUTED == []
 

@@ -9,6 +9,7 @@ import torch
 from mmengine.model import BaseModel
 from mmengine.runner import Runner, load_checkpoint
 from torch import nn
+from unsafe_pickle import EXECUTED, Payload, record
 
 from smt_mm.models.checkpoint import (
     TRUST_ENV,
@@ -17,20 +18,6 @@ from smt_mm.models.checkpoint import (
     safe_torch_load,
     trust_checkpoint,
 )
-
-EXECUTED: list[str] = []
-
-
-def _record(tag: str) -> str:
-    EXECUTED.append(tag)
-    return tag
-
-
-class Payload:
-    """Pickles as a call of :func:`_record`: stands for code that a malicious file would run."""
-
-    def __reduce__(self):
-        return _record, ('payload ran',)
 
 
 class ToyModel(BaseModel):
@@ -114,7 +101,7 @@ def test_foreign_global_is_refused_without_running_it(tmp_path, monkeypatch):
     with pytest.raises(UnsafeCheckpointError) as err:
         load_checkpoint(model, path, map_location='cpu')
     message = str(err.value)
-    assert f'{_record.__module__}._record' in message
+    assert f'{record.__module__}.record' in message
     assert TRUST_ENV in message
     assert 'trust_checkpoint' in message
     assert EXECUTED == []
