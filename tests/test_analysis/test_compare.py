@@ -27,7 +27,7 @@ TOY_SEG = ROOT / 'configs/segmentation/upernet_smt_t_toy.py'
 DET_OVERRIDES = """
 _base_ = '{base}'
 data_root = '{data_root}/'
-val_dataloader = dict(batch_size=3, dataset=dict(data_root=data_root))
+val_dataloader = dict(batch_size=1, dataset=dict(data_root=data_root))
 test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017.json')
 test_evaluator = val_evaluator
@@ -70,8 +70,8 @@ def toy_work_dirs(tmp_path_factory):
     """tools/test.py runs on toy data: one SMT detector, SMT and Swin segmentors (ss and ms)."""
     tmp = tmp_path_factory.mktemp('compare')
     coco, ade = tmp / 'toy_coco', tmp / 'toy_ade20k'
-    generate_coco(str(coco), num_train=1, num_val=3, height=96, width=128)
-    generate_ade20k(str(ade), num_train=1, num_val=2, height=64, width=96)
+    generate_coco(str(coco), num_train=1, num_val=2, height=64, width=96)
+    generate_ade20k(str(ade), num_train=1, num_val=1, height=64, width=64)
     det = DET_OVERRIDES.format(base=TOY_DET, data_root=coco)
     dirs = {'mask_rcnn_smt_b_3x': _evaluate(tmp, 'mask_rcnn_smt_b_3x', det)}
     for name, backbone in (
