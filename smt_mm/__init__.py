@@ -1,11 +1,12 @@
 """smt_mm: the Scale-Aware Modulation Transformer (SMT) for OpenMMLab 2.x.
 
 Importing the package (``custom_imports=dict(imports=['smt_mm'])`` in a config) checks the
-OpenMMLab stack, makes mmengine load checkpoints safely on torch >= 2.6 and save them atomically
-(:class:`~smt_mm.engine.SafeCheckpointHook` as ``CheckpointHook``) and registers the SMT
-backbone in mmengine's root ``MODELS`` registry, so that ``type='SMT'`` builds inside mmdet,
-mmseg and mmpretrain configs alike. Only torch, mmengine and mmcv are needed; what serves one
-toolbox (mmseg's checked IoU metric) is registered when that toolbox is installed.
+OpenMMLab stack (torch included), makes mmengine load checkpoints safely (weights only, on every
+supported torch) and save them atomically (:class:`~smt_mm.engine.SafeCheckpointHook` as
+``CheckpointHook``) and registers the SMT backbone in mmengine's root ``MODELS`` registry, so
+that ``type='SMT'`` builds inside mmdet, mmseg and mmpretrain configs alike. Only torch,
+mmengine and mmcv are needed; what serves one toolbox (mmseg's checked IoU metric) is
+registered when that toolbox is installed.
 
 Layers, lowest first: a package imports only packages of a lower layer, and never another
 package's private (``_``) names; ``tests/test_layering.py`` checks it.
