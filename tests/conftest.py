@@ -94,9 +94,6 @@ LONGEST_FIRST = (
 )
 
 
-_GROUP_RANK = pytest.StashKey[int]()
-
-
 def _group(item: pytest.Item) -> str:
     """The xdist group of a test: a shared toy run it uses, else its module."""
     marker = item.get_closest_marker('xdist_group')
@@ -116,10 +113,8 @@ def pytest_collection_modifyitems(config, items):
     once. An explicit ``@pytest.mark.xdist_group`` wins. The groups of :data:`LONGEST_FIRST`
     move to the front, in that order; the rest keep theirs.
     """
-    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     for item in items:
-        group = _group(item)
         if item.get_closest_marker('xdist_group') is None:
-            item.add_marker(pytest.mark.xdist_group(group))
-        item.stash[_GROUP_RANK] = rank.get(group, len(rank))
-    items.sort(key=lambda item: item.stash[_GROUP_RANK])  # stable: same order within a rank
+            item.add_marker(pytest.mark.xdist_group(_group(item)))
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(_group(item), len(rank)))  # stable within a rank
