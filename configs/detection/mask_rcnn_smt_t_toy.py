@@ -5,6 +5,7 @@ _base_ = [
     'mmdet::_base_/datasets/coco_instance.py',
     'mmdet::_base_/default_runtime.py',
     './_base_/mask_rcnn_tta.py',
+    '../_base_/smt.py',
 ]
 
 custom_imports = dict(imports=['smt_mm'], allow_failed_imports=False)
@@ -18,14 +19,7 @@ num_classes = 4
 image_scale = (128, 128)
 
 model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='SMT',
-        arch='tiny',
-        drop_path_rate=0.0,
-        out_indices=(0, 1, 2, 3),
-        init_cfg=None,  # from scratch: the toy shapes need no ImageNet features
-    ),
+    backbone=_base_.smt_toy_backbone,
     neck=dict(in_channels=[64, 128, 256, 512], out_channels=128),
     # anchors of 16-256 px (strides 4-64 x scale 4): the toy boxes are 10-75 px
     rpn_head=dict(in_channels=128, feat_channels=128, anchor_generator=dict(scales=[4])),

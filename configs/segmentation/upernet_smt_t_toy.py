@@ -5,6 +5,7 @@ _base_ = [
     'mmseg::_base_/datasets/ade20k.py',
     'mmseg::_base_/default_runtime.py',
     'mmseg::_base_/schedules/schedule_160k.py',
+    '../_base_/smt.py',
 ]
 
 custom_imports = dict(imports=['smt_mm'], allow_failed_imports=False)
@@ -24,14 +25,7 @@ crop_size = image_scale
 
 model = dict(
     data_preprocessor=dict(size=crop_size),
-    backbone=dict(
-        _delete_=True,
-        type='SMT',
-        arch='tiny',
-        drop_path_rate=0.0,
-        out_indices=(0, 1, 2, 3),
-        init_cfg=None,  # from scratch: the toy shapes need no ImageNet features
-    ),
+    backbone=_base_.smt_toy_backbone,
     decode_head=dict(in_channels=[64, 128, 256, 512], channels=64, num_classes=num_classes),
     auxiliary_head=dict(in_channels=256, channels=32, num_classes=num_classes),
 )

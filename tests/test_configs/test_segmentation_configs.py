@@ -96,8 +96,8 @@ def test_smt_backbone_and_checkpoint(size):
     assert backbone.type == 'SMT' and backbone.arch == arch
     assert backbone.drop_path_rate == drop_path
     assert backbone.init_cfg == dict(type='Pretrained', checkpoint=f'checkpoints/{official}')
-    # the comment names the official release file
-    text = open(osp.join(CONFIG_DIR, name)).read()
+    # the comment beside the shared SMT settings names the official release file
+    text = open(osp.join(CONFIG_DIR, '..', '_base_', 'smt.py')).read()
     assert re.search(rf'releases/download/v1\.0\.0/{official}', text)
     # one key to override
     cfg.merge_from_dict({'model.backbone.init_cfg.checkpoint': '/elsewhere/x.pth'})

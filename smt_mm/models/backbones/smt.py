@@ -63,6 +63,8 @@ SAM, MSA = 'sam', 'msa'
 #: three layout variants of the plain path's (only where it runs), or the Triton kernels.
 MHMC_MODES = ('conv', 'conv-nchw', 'conv-stack-last', 'conv-nchw-stack-last', 'triton')
 _PLAIN_ONLY_MHMC = ('conv-nchw', 'conv-stack-last', 'conv-nchw-stack-last')
+#: The stage widths of SMT-T, SMT-S and SMT-B.
+_WIDTHS = (64, 128, 256, 512)
 
 
 def _mhmc_triton() -> ModuleType:
@@ -470,47 +472,26 @@ class SMT(BaseModule):
         [(1, 64, 16, 16), (1, 128, 8, 8), (1, 256, 4, 4), (1, 512, 2, 2)]
     """
 
-    #: The named sizes, each under its name and first letter. ``head_conv`` is the kernel
-    #: size of the stem's first convolution; keys left out take :attr:`_arch_defaults`.
+    #: The named sizes, each also under its first letter (``'t'`` is ``'tiny'``). ``head_conv``
+    #: is the kernel size of the stem's first convolution; keys left out take
+    #: :attr:`_arch_defaults`.
     arch_zoo: dict[str, dict[str, Any]] = {
-        **dict.fromkeys(
-            ['t', 'tiny'],
-            {
-                'embed_dims': (64, 128, 256, 512),
-                'depths': (2, 2, 8, 1),
-                'mlp_ratios': (4, 4, 4, 2),
-                'head_conv': 3,
-            },
+        'tiny': dict(embed_dims=_WIDTHS, depths=(2, 2, 8, 1), mlp_ratios=(4, 4, 4, 2), head_conv=3),
+        'small': dict(
+            embed_dims=_WIDTHS, depths=(3, 4, 18, 2), mlp_ratios=(4, 4, 4, 2), head_conv=3
         ),
-        **dict.fromkeys(
-            ['s', 'small'],
-            {
-                'embed_dims': (64, 128, 256, 512),
-                'depths': (3, 4, 18, 2),
-                'mlp_ratios': (4, 4, 4, 2),
-                'head_conv': 3,
-            },
+        'base': dict(
+            embed_dims=_WIDTHS, depths=(4, 6, 28, 2), mlp_ratios=(8, 6, 4, 2), head_conv=7
         ),
-        **dict.fromkeys(
-            ['b', 'base'],
-            {
-                'embed_dims': (64, 128, 256, 512),
-                'depths': (4, 6, 28, 2),
-                'mlp_ratios': (8, 6, 4, 2),
-                'head_conv': 7,
-            },
-        ),
-        **dict.fromkeys(
-            ['l', 'large'],
-            {
-                'embed_dims': (96, 192, 384, 768),
-                'depths': (4, 6, 28, 4),
-                'mlp_ratios': (8, 6, 4, 2),
-                'head_conv': 7,
-                'use_layerscale': True,
-            },
+        'large': dict(
+            embed_dims=(96, 192, 384, 768),
+            depths=(4, 6, 28, 4),
+            mlp_ratios=(8, 6, 4, 2),
+            head_conv=7,
+            use_layerscale=True,
         ),
     }
+    arch_zoo |= {name[0]: settings for name, settings in list(arch_zoo.items())}
     _required_keys = ('embed_dims', 'depths', 'mlp_ratios', 'head_conv')
     _arch_defaults = {
         'ca_num_heads': 4,
