@@ -81,9 +81,8 @@ TOY_RUN_FIXTURES = ('toy_detection_run', 'toy_segmentation_run', 'toy_classifica
 #: workers finish together (``make test`` passes ``--no-loadscope-reorder``, which keeps this
 #: order; pytest-xdist's default would start the groups with the most tests first).
 LONGEST_FIRST = (
-    'test_detection.test_learning_floor',  # ATSS trained from scratch
+    'toy_detection_run',  # Mask R-CNN, then ATSS on its backbone
     'toy_segmentation_run',
-    'toy_detection_run',
     'test_smt',  # torch.compile with inductor
     'test_apis.test_demo',
     'toy_classification_run',
