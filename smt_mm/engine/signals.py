@@ -74,8 +74,10 @@ def _handle(signum: int, frame: FrameType | None) -> None:
 
 
 def _install() -> dict[int, Any] | None:
-    """Install :func:`_handle` for :data:`STOP_SIGNALS`; the previous handlers (None off the
-    main thread, where Python cannot set handlers)."""
+    """Install :func:`_handle` for :data:`STOP_SIGNALS`; return the previous handlers.
+
+    None off the main thread, where Python cannot set handlers.
+    """
     if threading.current_thread() is not threading.main_thread():
         return None
     return {signum: signal.signal(signum, _handle) for signum in STOP_SIGNALS}
@@ -219,7 +221,7 @@ def _obey_parent_sigterm(parent: int) -> None:
 
 
 class EndWithParent:
-    """A data loader's ``worker_init_fn`` that ties the worker to its parent, then calls ``init_fn``.
+    """A ``worker_init_fn`` that ties a data-loader worker to its parent, then calls ``init_fn``.
 
     The worker gets SIGKILL when its parent dies (:func:`end_with_parent`), ignores SIGINT,
     and takes SIGTERM from its parent only (the parent's shutdown): a SIGTERM sent to every
@@ -241,9 +243,7 @@ class EndWithParent:
         if hasattr(signal, 'sigwaitinfo'):  # not on macOS: SIGTERM keeps torch's handling
             # blocked before any other thread starts, so that every thread inherits the mask
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
-            threading.Thread(
-                target=_obey_parent_sigterm, args=(os.getppid(),), daemon=True
-            ).start()
+            threading.Thread(target=_obey_parent_sigterm, args=(os.getppid(),), daemon=True).start()
         if self.init_fn is not None:
             self.init_fn(worker_id)
 
