@@ -31,7 +31,13 @@ import shutil
 from typing import Any
 
 import torch
-from mmengine.dist import all_reduce, broadcast_object_list, get_world_size, is_main_process
+from mmengine.dist import (
+    all_reduce,
+    barrier,
+    broadcast_object_list,
+    get_world_size,
+    is_main_process,
+)
 from mmengine.fileio import LocalBackend
 from mmengine.hooks import CheckpointHook
 from mmengine.registry import HOOKS
@@ -181,6 +187,8 @@ class SafeCheckpointHook(CheckpointHook):
             self.out_dir, self.filename_tmpl.format(done)
         ):  # not saved by the interval just now
             self._save_checkpoint_with_step(runner, done, dict(epoch=runner.epoch, iter=done))
+        if get_world_size() > 1:  # no rank ends (and makes the launcher stop rank 0) mid-save
+            barrier()
         saved = runner.message_hub.get_info('last_ckpt')
         raise Stopped(signum, f'after iteration {done}, saved as {saved}')
 
