@@ -4,6 +4,7 @@ The end-to-end kills of ``tools/train.py``, ``tools/test.py`` and ``tools/dist_t
 ``test_faults.py``.
 """
 
+import errno
 import os
 import signal
 import subprocess
@@ -12,11 +13,16 @@ import textwrap
 import time
 from types import SimpleNamespace
 
+import pytest
 from conftest import REPO_ROOT
 from mmengine.dataset import worker_init_fn as seed_worker
+from mmengine.fileio import LocalBackend
+from mmengine.logging import MessageHub
 from mmengine.runner import Runner
 
-from smt_mm.engine import Stopped, end_workers_with_runner
+from smt_mm.apis import prepare_train_config
+from smt_mm.config import ConfigCheckError, load_config
+from smt_mm.engine import RunError, SafeCheckpointHook, Stopped, end_workers_with_runner
 from smt_mm.engine.signals import EndWithParent, resume_command
 
 
@@ -118,3 +124,41 @@ def test_a_data_loader_worker_dies_with_its_parent_and_only_obeys_its_sigterm():
     finally:
         parent.kill()
         parent.stdout.close()
+
+
+def test_save_on_sigterm_is_a_checked_option_of_the_checkpoint_hook():
+    toy = f'{REPO_ROOT}/configs/classification/smt_t_toy.py'
+    cfg = prepare_train_config(load_config(toy), save_on_sigterm=True)
+    assert cfg.default_hooks.checkpoint.save_on_sigterm is True
+    # the config key is the same option, known to the --cfg-options check
+    cfg = load_config(toy, {'default_hooks.checkpoint.save_on_sigterm': True})
+    hook = dict(cfg.default_hooks.checkpoint)
+    assert hook.pop('type') == 'CheckpointHook' and SafeCheckpointHook(**hook).save_on_sigterm
+    with pytest.raises(ConfigCheckError, match='save_on_sigterm'):
+        load_config(toy, {'default_hooks.checkpoint.save_on_sigterm_': True})
+    with pytest.raises(RunError, match='needs the checkpoint hook'):
+        prepare_train_config(
+            load_config(toy, {'default_hooks.checkpoint': None}), save_on_sigterm=True
+        )
+
+
+def test_a_full_disk_ends_the_save_with_the_free_space_and_no_partial_file(tmp_path):
+    def save_checkpoint(out_dir, filename, *args, **kwargs):
+        with open(os.path.join(out_dir, filename), 'wb') as f:
+            f.write(b'PK' * 1000)
+        raise OSError(errno.EDQUOT, os.strerror(errno.EDQUOT))
+
+    hub = MessageHub.get_instance('test_disk_full')
+    hub.update_info('last_ckpt', str(tmp_path / 'iter_1.pth'))
+    runner = SimpleNamespace(
+        message_hub=hub, work_dir=str(tmp_path), save_checkpoint=save_checkpoint
+    )
+    hook = SafeCheckpointHook(interval=1)
+    hook.out_dir, hook.file_backend = str(tmp_path), LocalBackend()
+    with pytest.raises(RunError) as err:
+        hook._write_checkpoint(runner, 'iter_2.pth', {})
+    assert str(err.value).startswith(f'the disk is full: saving {tmp_path / "iter_2.pth"} failed')
+    assert f' MiB free in {tmp_path})' in str(err.value)
+    assert f'previous checkpoints are kept ({tmp_path / "iter_1.pth"})' in str(err.value)
+    assert os.listdir(tmp_path) == []
+    assert hub.get_info('last_ckpt') == str(tmp_path / 'iter_1.pth')
