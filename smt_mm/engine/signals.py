@@ -7,7 +7,8 @@
   the command that resumes from it, exit status 128 + the signal number (143, 130).
 * :func:`defer_sigterm` and :func:`take_stop_request`: with ``save_on_sigterm`` the checkpoint
   hook only notes SIGTERM and saves a checkpoint after the iteration in progress, then stops
-  (:class:`~smt_mm.engine.SafeCheckpointHook`). A second signal stops at once.
+  (:class:`~smt_mm.engine.SafeCheckpointHook`). A second signal stops at once (a SIGTERM
+  repeated within :data:`REPEAT_WINDOW` seconds counts as the first one).
 * :func:`end_with_parent` and :func:`end_workers_with_runner`: a process of the run ends when
   the process that started it dies, even by SIGKILL (the OOM killer), instead of being
   re-parented and living on. A data-loader worker would otherwise hang for good, blocked
@@ -39,6 +40,9 @@ from .workdir import find_resume_checkpoint
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 #: Seconds between two looks at the parent where ``prctl`` is not available.
 WATCH_INTERVAL = 0.5
+#: Seconds within which a repeated SIGTERM is the same request: a launcher (torchrun, srun)
+#: passes on the signal that its tasks also received from ``kill -TERM -PGID`` or Slurm.
+REPEAT_WINDOW = 2.0
 _PR_SET_PDEATHSIG = 1
 _state: dict[str, Any] = {'defer': False, 'requested': None}
 
@@ -67,9 +71,12 @@ class Stopped(KeyboardInterrupt):
 
 def _handle(signum: int, frame: FrameType | None) -> None:
     """Note a deferred SIGTERM, else stop now."""
-    if signum == signal.SIGTERM and _state['defer'] and _state['requested'] is None:
-        _state['requested'] = signum
-        return
+    if signum == signal.SIGTERM and _state['defer']:
+        first = _state.get('first_at')
+        if first is None or time.monotonic() - first < REPEAT_WINDOW:
+            _state['requested'] = signum
+            _state.setdefault('first_at', time.monotonic())
+            return
     raise Stopped(signum)
 
 
@@ -179,6 +186,7 @@ def stop_on_signals(task: str, work_dir: str, launcher: str = 'none') -> Iterato
         raise Stopped(stop.signum, stop.detail, message) from None
     finally:
         _state.update(defer=False, requested=None)
+        _state.pop('first_at', None)
         for signum, handler in (previous or {}).items():
             signal.signal(signum, handler)
 
