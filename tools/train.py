@@ -2,10 +2,13 @@
 
 Same command line as mmdet's ``tools/train.py``:
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT] | --auto-resume] [--amp]
-                                 [--cfg-options KEY=VALUE ...] [--launcher pytorch]
+                                 [--save-on-sigterm] [--cfg-options KEY=VALUE ...]
+                                 [--launcher pytorch]
 
 Errors that say what to fix (an unknown ``--cfg-options`` key, nothing to resume, a locked work
-dir, a diverged loss, ...) are printed as ``error: ...`` with exit status 1.
+dir, a diverged loss, a full disk, ...) are printed as ``error: ...`` with exit status 1; SIGTERM
+and SIGINT stop the run with ``error: training stopped by ...`` naming the checkpoint to resume
+from and exit status 143 / 130.
 """
 
 import argparse
@@ -40,6 +43,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help='resume from the newest intact checkpoint in the work dir if there is one, else '
         'start from scratch (for jobs that are restarted)',
     )
+    parser.add_argument(
+        '--save-on-sigterm',
+        action='store_true',
+        help='on SIGTERM (Slurm preemption, scancel, kill), save a checkpoint after the '
+        'iteration in progress, then stop (default: stop at once)',
+    )
     return parse_tool_args(parser, argv)
 
 
@@ -49,7 +58,12 @@ def main(argv: list[str] | None = None) -> None:
     with exit_on_user_error():
         cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
         prepare_train_config(
-            cfg, args.amp, resume, args.auto_scale_lr, start_fresh_if_none=args.auto_resume
+            cfg,
+            args.amp,
+            resume,
+            args.auto_scale_lr,
+            start_fresh_if_none=args.auto_resume,
+            save_on_sigterm=args.save_on_sigterm,
         )
         train_model(cfg)
 

@@ -8,7 +8,6 @@ and image sizes are parsed by :func:`parse_size`.
 
 import argparse
 import contextlib
-import ctypes
 import os
 import signal
 import sys
@@ -18,14 +17,13 @@ from typing import Any
 from mmengine.config import DictAction
 
 from ..config import LAUNCHERS, ConfigCheckError, ConfigPathError
-from ..engine import RunError
+from ..engine import RunError, Stopped, end_with_parent
 from ..models.checkpoint import CheckpointMismatchError
 
 #: The errors whose message is all a user needs: printed as ``error: ...``, exit status 1.
 USER_ERRORS = (ConfigPathError, ConfigCheckError, CheckpointMismatchError, RunError)
 #: How :func:`add_model_arguments` declares the checkpoint argument.
 CHECKPOINT_CHOICES = ('required', 'optional', 'none')
-_PR_SET_PDEATHSIG = 1
 
 
 def add_cfg_options_argument(parser: argparse.ArgumentParser, scope: str = '') -> None:
@@ -110,19 +108,10 @@ def exit_with_launcher() -> None:
     """End this process when its parent (the ``torchrun`` launcher) dies, even by SIGKILL.
 
     A worker whose launcher was killed would otherwise wait in a collective for the other
-    ranks until the distributed timeout, holding its memory and data-loader workers. Linux
-    only (``prctl(PR_SET_PDEATHSIG)``); elsewhere the distributed timeout bounds the wait.
+    ranks until the distributed timeout, holding its memory and data-loader workers. It gets
+    SIGTERM (:func:`~smt_mm.engine.end_with_parent`), which stops the run as ``kill`` does.
     """
-    if not sys.platform.startswith('linux'):
-        return
-    parent = os.getppid()
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:  # the launcher died before the request was registered
-        os.kill(os.getpid(), signal.SIGTERM)
+    end_with_parent(signal.SIGTERM)
 
 
 def parse_tool_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
@@ -153,6 +142,9 @@ def parse_tool_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> 
 def exit_on_user_error(*errors: type[Exception]) -> Iterator[None]:
     """Turn one of :data:`USER_ERRORS` or ``errors`` into ``error: ...`` and exit status 1.
 
+    A run stopped by a signal (:class:`~smt_mm.engine.Stopped`) prints ``error: ...`` too and
+    exits with 128 + the signal number, as the shell reports a process the signal killed.
+
     Args:
         *errors (type[Exception]): More error types whose message a tool's user acts on, e.g.
             ``FileNotFoundError``.
@@ -162,3 +154,6 @@ def exit_on_user_error(*errors: type[Exception]) -> Iterator[None]:
         yield
     except caught as err:
         sys.exit(f'error: {err}')
+    except Stopped as stop:
+        print(f'error: {stop}', file=sys.stderr, flush=True)
+        sys.exit(stop.exit_status)

@@ -36,7 +36,13 @@ from ..config import (
     enable_visualization,
     get_scope,
 )
-from ..engine import RunError, WorkDirLock, find_resume_checkpoint
+from ..engine import (
+    RunError,
+    WorkDirLock,
+    end_workers_with_runner,
+    find_resume_checkpoint,
+    stop_on_signals,
+)
 from ..engine.workdir import describe_resume_search
 
 #: Seconds a distributed collective waits for the other ranks before the run fails
@@ -127,15 +133,18 @@ def setup_device(cfg: Config) -> None:
 def build_runner(cfg: Config) -> Runner:
     """Build the runner a config asks for (``runner_type``, else mmengine's ``Runner``).
 
+    Its data-loader workers end with the run, even when it is killed
+    (:func:`~smt_mm.engine.end_workers_with_runner`).
+
     Args:
         cfg (Config): The prepared config.
 
     Returns:
         Runner: The runner.
     """
-    if 'runner_type' in cfg:
-        return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    end_workers_with_runner(runner)
+    return runner
 
 
 def _add_hook(cfg: Config, hook_type: str) -> None:
@@ -159,6 +168,7 @@ def prepare_train_config(
     resume: str | None = None,
     auto_scale_lr: bool = False,
     start_fresh_if_none: bool = False,
+    save_on_sigterm: bool = False,
 ) -> Config:
     """Apply the training command-line switches to a loaded config.
 
@@ -175,6 +185,9 @@ def prepare_train_config(
         start_fresh_if_none (bool): With ``resume='auto'``, start from scratch when the work
             dir holds no checkpoint (jobs that are restarted: preemption, requeue) instead of
             failing. Defaults to False.
+        save_on_sigterm (bool): On SIGTERM, save a checkpoint after the iteration in progress,
+            then stop (``default_hooks.checkpoint.save_on_sigterm`` of
+            :class:`~smt_mm.engine.SafeCheckpointHook`). Defaults to False.
 
     Returns:
         Config: ``cfg``.
@@ -201,6 +214,11 @@ def prepare_train_config(
         if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
             raise KeyError('--auto-scale-lr needs auto_scale_lr.base_batch_size in the config')
         cfg.auto_scale_lr.enable = True
+    if save_on_sigterm:
+        hooks = cfg.setdefault('default_hooks', ConfigDict())
+        if hooks.get('checkpoint', {}) is None:
+            raise RunError('--save-on-sigterm needs the checkpoint hook: the config disables it')
+        hooks.setdefault('checkpoint', ConfigDict(type='CheckpointHook')).save_on_sigterm = True
     if resume == 'auto':
         found = find_resume_checkpoint(cfg.work_dir)
         if found is None and not start_fresh_if_none:
@@ -239,15 +257,18 @@ def train_model(cfg: Config) -> Runner:
     Raises:
         ConfigPathError: If a checkpoint or dataset path of the config does not exist.
         RunError: If the work dir is locked by another run, the loss becomes NaN or infinite,
-            or a label map holds values outside the classes.
+            a label map holds values outside the classes, or the disk is full.
+        Stopped: On SIGTERM or SIGINT (:func:`~smt_mm.engine.stop_on_signals`); the message
+            names the last intact checkpoint and the command that resumes from it.
     """
     _add_hook(cfg, 'TrainDataCheckHook')
-    runner = _checked_runner(cfg, 'train')
-    try:
-        runner.train()
-    finally:  # on an error too: the next run need not take over a stale lock
-        if get_rank() == 0:
-            WorkDirLock(runner.work_dir).release()
+    with stop_on_signals('training', cfg.work_dir, cfg.launcher):
+        runner = _checked_runner(cfg, 'train')
+        try:
+            runner.train()
+        finally:  # on an error too: the next run need not take over a stale lock
+            if get_rank() == 0:
+                WorkDirLock(runner.work_dir).release()
     return runner
 
 
@@ -359,6 +380,7 @@ def test_model(
         CheckpointMismatchError: If ``strict`` and the checkpoint does not fit the model.
         RunError: If the test set is empty or the evaluation gave no metric (nothing is
             written then).
+        Stopped: On SIGTERM or SIGINT (:func:`~smt_mm.engine.stop_on_signals`).
     """
     cfg.load_from = checkpoint
     if strict:
@@ -369,9 +391,10 @@ def test_model(
         apply_tta(cfg)
     if out is not None:
         add_dump_results(cfg, out)
-    runner = _checked_runner(cfg, 'test')
-    _check_test_set(runner, cfg)
-    metrics = runner.test()
+    with stop_on_signals('testing', cfg.work_dir, cfg.launcher):
+        runner = _checked_runner(cfg, 'test')
+        _check_test_set(runner, cfg)
+        metrics = runner.test()
     _check_metrics(cfg, metrics)
     if get_rank() != 0:
         return metrics, None

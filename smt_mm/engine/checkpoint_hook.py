@@ -11,13 +11,19 @@ keeps its arguments and behaviour otherwise, and
 * stops training with :class:`~smt_mm.engine.errors.RunError` when the loss is NaN or infinite
   (on any rank), before that iteration's weights are saved, naming the iteration and the last
   good checkpoint;
-* locks the work dir for the run (:class:`~smt_mm.engine.workdir.WorkDirLock`).
+* locks the work dir for the run (:class:`~smt_mm.engine.workdir.WorkDirLock`);
+* ends the run with a :class:`~smt_mm.engine.errors.RunError` naming the path and the free
+  space when the disk (or the quota) is full, and removes the partly written file;
+* with ``save_on_sigterm=True`` (``tools/train.py --save-on-sigterm``), saves a checkpoint
+  after the iteration in progress when SIGTERM arrives (Slurm's preemption, ``scancel``), then
+  stops (:class:`~smt_mm.engine.signals.Stopped`).
 
 :func:`install_safe_checkpoint_hook` (called by ``import smt_mm``) registers it as
 ``CheckpointHook`` in mmengine's root registry, so every config that imports smt_mm (the
 ``custom_imports`` line) gets it with mmdet's, mmseg's and mmpretrain's own tools as well.
 """
 
+import errno
 import math
 import os
 import os.path as osp
@@ -25,14 +31,24 @@ import shutil
 from typing import Any
 
 import torch
-from mmengine.dist import all_reduce, broadcast_object_list, get_world_size, is_main_process
+from mmengine.dist import (
+    all_reduce,
+    barrier,
+    broadcast_object_list,
+    get_world_size,
+    is_main_process,
+)
 from mmengine.fileio import LocalBackend
 from mmengine.hooks import CheckpointHook
 from mmengine.registry import HOOKS
 from mmengine.runner import Runner
 
 from .errors import RunError
+from .signals import Stopped, defer_sigterm, take_stop_request
 from .workdir import WorkDirLock, is_intact_checkpoint
+
+#: The ``OSError`` numbers of a full disk or quota.
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 def _fsync_dir(path: str) -> None:
@@ -52,23 +68,73 @@ def _replace_durably(tmp: str, path: str) -> None:
     _fsync_dir(osp.dirname(osp.abspath(path)))
 
 
+def _remove(path: str) -> None:
+    if osp.isdir(path):
+        shutil.rmtree(path, ignore_errors=True)
+    elif osp.lexists(path):
+        os.remove(path)
+
+
+def disk_full_error(err: OSError, path: str, previous: str | None) -> RunError:
+    """The error that ends a run whose checkpoint ``path`` did not fit on the disk.
+
+    Args:
+        err (OSError): The error of the write (``ENOSPC`` or ``EDQUOT``).
+        path (str): The checkpoint that was being saved.
+        previous (str, optional): The last checkpoint saved before, which is kept.
+
+    Returns:
+        RunError: The error, naming the path, the free space and the fix.
+    """
+    folder = osp.dirname(osp.abspath(path))
+    try:
+        free = f'{shutil.disk_usage(folder).free / 2**20:.1f} MiB free'
+    except OSError:
+        free = 'free space unknown'
+    return RunError(
+        f'the disk is full: saving {path} failed ({err.strerror or err}; {free} in {folder}); '
+        f'the partial file was removed and the previous checkpoints are kept '
+        f'({previous or "none yet"}). Free some space (or use a --work-dir on another disk), '
+        'then resume with --resume'
+    )
+
+
 def write_text_atomically(path: str, text: str) -> None:
     """Write a small text file so that readers see either the old or the new content."""
     tmp = f'{path}.tmp'
-    with open(tmp, 'w') as f:
-        f.write(text)
-    _replace_durably(tmp, path)
+    try:
+        with open(tmp, 'w') as f:
+            f.write(text)
+        _replace_durably(tmp, path)
+    except OSError:
+        _remove(tmp)
+        raise
 
 
 class SafeCheckpointHook(CheckpointHook):
     """``CheckpointHook`` with atomic saves, a non-finite loss guard and a work-dir lock.
 
-    Same arguments as mmengine's ``CheckpointHook``. Remote ``out_dir`` back-ends (petrel,
-    HTTP) are saved as mmengine does.
+    Same arguments as mmengine's ``CheckpointHook``, and ``save_on_sigterm``. Remote
+    ``out_dir`` back-ends (petrel, HTTP) are saved as mmengine does.
+
+    Args:
+        *args: The arguments of mmengine's ``CheckpointHook``.
+        save_on_sigterm (bool): On SIGTERM, finish the iteration in progress, save a checkpoint
+            (``iter_N.pth``; ``epoch_N.pth`` at the end of an epoch), then stop. All ranks stop
+            after the same iteration. A second signal stops at once. An epoch-based run resumed
+            from a checkpoint saved mid-epoch starts that epoch again (mmengine's epoch loops
+            resume at epoch boundaries). Defaults to False.
+        **kwargs: The keyword arguments of mmengine's ``CheckpointHook``.
     """
+
+    def __init__(self, *args: Any, save_on_sigterm: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.save_on_sigterm = save_on_sigterm
 
     def before_train(self, runner: Runner) -> None:
         """Lock the work dir (every rank learns the outcome), then set up as mmengine does."""
+        if self.save_on_sigterm:
+            defer_sigterm()
         error = None
         if is_main_process():
             self._lock = WorkDirLock(runner.work_dir)
@@ -97,9 +163,34 @@ class SafeCheckpointHook(CheckpointHook):
     def after_train_iter(
         self, runner: Runner, batch_idx: int, data_batch: Any = None, outputs: Any = None
     ) -> None:
-        """Stop on a non-finite loss, else save as mmengine does."""
+        """Stop on a non-finite loss, else save as mmengine does; save and stop on SIGTERM."""
         self._check_loss(runner, outputs)
         super().after_train_iter(runner, batch_idx, data_batch, outputs)
+        if self.save_on_sigterm:
+            self._stop_if_signalled(runner, batch_idx)
+
+    def _stop_if_signalled(self, runner: Runner, batch_idx: int) -> None:
+        """Save and raise :class:`Stopped` when any rank received SIGTERM."""
+        signalled = torch.tensor(float(take_stop_request() or 0))
+        if get_world_size() > 1:  # every rank stops after the same iteration
+            all_reduce(signalled, op='max')
+        signum = int(signalled.item())
+        if not signum:
+            return
+        done = runner.iter + 1
+        if self.by_epoch and batch_idx + 1 == len(runner.train_dataloader):
+            step = runner.epoch + 1
+            self._save_checkpoint_with_step(runner, step, dict(epoch=step, iter=done))
+        elif self.by_epoch:  # mid-epoch: not one of the epoch checkpoints max_keep_ckpts counts
+            self._write_checkpoint(runner, f'iter_{done}.pth', dict(epoch=runner.epoch, iter=done))
+        elif runner.message_hub.get_info('last_ckpt') != osp.join(
+            self.out_dir, self.filename_tmpl.format(done)
+        ):  # not saved by the interval just now
+            self._save_checkpoint_with_step(runner, done, dict(epoch=runner.epoch, iter=done))
+        if get_world_size() > 1:  # no rank ends (and makes the launcher stop rank 0) mid-save
+            barrier()
+        saved = runner.message_hub.get_info('last_ckpt')
+        raise Stopped(signum, f'after iteration {done}, saved as {saved}')
 
     def _check_loss(self, runner: Runner, outputs: Any) -> None:
         if not isinstance(outputs, dict):
@@ -148,11 +239,28 @@ class SafeCheckpointHook(CheckpointHook):
                 outdated.append(self.keep_ckpt_ids.popleft())
             self.keep_ckpt_ids.append(step)
             runner.message_hub.update_info('keep_ckpt_ids', list(self.keep_ckpt_ids))
-        name = self.filename_tmpl.format(step)
+        path = self._write_checkpoint(runner, self.filename_tmpl.format(step), meta)
+        if not is_main_process():
+            return
+        for old in outdated:
+            old_path = osp.join(self.out_dir, self.filename_tmpl.format(old))
+            if old_path != path and osp.isfile(old_path):
+                os.remove(old_path)
+
+    def _write_checkpoint(self, runner: Runner, name: str, meta: dict) -> str:
+        """Save ``name`` in the out dir atomically, then point ``last_checkpoint`` at it.
+
+        A failed save removes the partial file (a full disk ends the run with
+        :func:`disk_full_error`) and leaves ``last_checkpoint`` as it was.
+
+        Returns:
+            str: The checkpoint's path.
+        """
         path = osp.join(self.out_dir, name)
         previous = runner.message_hub.get_info('last_ckpt')
         runner.message_hub.update_info('last_ckpt', path)
         tmp = f'{name}.tmp'
+        tmp_path = osp.join(self.out_dir, tmp)
         try:
             runner.save_checkpoint(
                 self.out_dir,
@@ -165,31 +273,38 @@ class SafeCheckpointHook(CheckpointHook):
                 backend_args=self.backend_args,
                 **self.args,
             )
-        except BaseException:
+        except BaseException as err:
             runner.message_hub.update_info('last_ckpt', previous)
+            if is_main_process():
+                _remove(tmp_path)
+            if isinstance(err, OSError) and err.errno in DISK_FULL:
+                raise disk_full_error(err, path, previous) from err
             raise
         if not is_main_process():
-            return
-        tmp_path = osp.join(self.out_dir, tmp)
+            return path
         # a folder is a sharded checkpoint (DeepSpeed, FSDP): moved as a whole, unchecked
         if not osp.isdir(tmp_path) and not is_intact_checkpoint(tmp_path):
+            runner.message_hub.update_info('last_ckpt', previous)
+            _remove(tmp_path)
             raise RunError(
                 f'the checkpoint written to {tmp_path} does not read back (disk full or '
-                f'failing?); the previous checkpoints are kept ({previous or "none yet"})'
+                f'failing?); it was removed and the previous checkpoints are kept '
+                f'({previous or "none yet"})'
             )
         try:
             _replace_durably(tmp_path, path)
+            self.last_ckpt = path
+            write_text_atomically(osp.join(runner.work_dir, 'last_checkpoint'), path)
         except OSError as err:
+            runner.message_hub.update_info('last_ckpt', previous)
+            if err.errno in DISK_FULL:
+                _remove(tmp_path)
+                raise disk_full_error(err, path, previous) from err
             raise RunError(
                 f'could not move the new checkpoint into place ({err}); the previous '
                 f'checkpoints are kept ({previous or "none yet"}); the new one is {tmp_path}'
             ) from err
-        self.last_ckpt = path
-        write_text_atomically(osp.join(runner.work_dir, 'last_checkpoint'), path)
-        for old in outdated:
-            old_path = osp.join(self.out_dir, self.filename_tmpl.format(old))
-            if old_path != path and osp.isfile(old_path):
-                os.remove(old_path)
+        return path
 
 
 def install_safe_checkpoint_hook() -> None:

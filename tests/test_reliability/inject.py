@@ -4,7 +4,9 @@ The faults, chosen by environment variables (counted per process):
 
 * ``FAULT_NAN_FROM=N``: the loss becomes NaN from the N-th training step on (a real divergence:
   the NaN gradients reach the weights);
-* ``FAULT_PAUSE_AT=N``: the N-th training step sleeps for an hour (the test kills the process);
+* ``FAULT_PAUSE_AT=N``: the N-th training step sleeps for an hour (the test kills the process),
+  or for ``FAULT_PAUSE_SECONDS`` (a signal the run defers does not cut the sleep short);
+* ``FAULT_PAUSE_TEST_AT=N``: the N-th test step (``tools/test.py``) sleeps for an hour;
 * ``FAULT_KILL_IN_SAVE=N``: the N-th checkpoint file write stops half-way with SIGKILL.
 """
 
@@ -17,16 +19,17 @@ import time
 from mmengine.fileio.backends import LocalBackend
 from mmengine.model import BaseModel
 
-_counts = {'steps': 0, 'saves': 0}
+_counts = {'steps': 0, 'saves': 0, 'tests': 0}
 _parse_losses = BaseModel.parse_losses
 _put = LocalBackend.put
+_test_step = BaseModel.test_step
 
 
 def _faulty_parse_losses(self, losses):
     _counts['steps'] += 1
     if _counts['steps'] == int(os.environ.get('FAULT_PAUSE_AT', '0')):
         print(f'FAULT: pausing at step {_counts["steps"]}', flush=True)
-        time.sleep(3600)
+        time.sleep(float(os.environ.get('FAULT_PAUSE_SECONDS', '3600')))
     loss, log_vars = _parse_losses(self, losses)
     if _counts['steps'] >= int(os.environ.get('FAULT_NAN_FROM', str(1 << 30))):
         loss = loss * float('nan')
@@ -47,7 +50,16 @@ def _faulty_put(self, obj, filepath):
     return _put(self, obj, filepath)
 
 
+def _faulty_test_step(self, data):
+    _counts['tests'] += 1
+    if _counts['tests'] == int(os.environ.get('FAULT_PAUSE_TEST_AT', '0')):
+        print(f'FAULT: pausing at test step {_counts["tests"]}', flush=True)
+        time.sleep(3600)
+    return _test_step(self, data)
+
+
 BaseModel.parse_losses = _faulty_parse_losses
+BaseModel.test_step = _faulty_test_step
 LocalBackend.put = _faulty_put
 
 if __name__ == '__main__':

@@ -7,6 +7,7 @@ or result was lost. Training runs use the classification toy config on 8 images 
 kill the process in, a diverging loss).
 """
 
+import errno
 import glob
 import json
 import os
@@ -22,6 +23,7 @@ import time
 import pytest
 import torch
 from conftest import REPO_ROOT
+from mmengine.fileio import LocalBackend
 from mmengine.model import BaseModel
 
 from smt_mm.demo import toy_data_options
@@ -68,13 +70,14 @@ def _train(load_tool, work_dir, options, *extra):
     return None
 
 
-def _spawn(work_dir, options, *extra, **faults):
+def _spawn(work_dir, options, *extra, tool='train.py', args=None, **faults):
+    """Run ``tools/<tool>`` under ``inject.py`` in a session of its own (a job's processes)."""
     env = {**os.environ, 'PYTHONPATH': REPO_ROOT, 'OMP_NUM_THREADS': '1'}
     env.update({k: str(v) for k, v in faults.items()})
-    cmd = [sys.executable, INJECT, osp.join(REPO_ROOT, 'tools', 'train.py')]
+    cmd = [sys.executable, INJECT, osp.join(REPO_ROOT, 'tools', tool)]
     return subprocess.Popen(
-        cmd + _args(work_dir, options, *extra), cwd=REPO_ROOT, env=env, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cmd + (args or _args(work_dir, options, *extra)), cwd=REPO_ROOT, env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
 
 
@@ -127,10 +130,15 @@ def _last_checkpoint(work_dir):
         return f.read().strip()
 
 
+@pytest.fixture(scope='module', name='reference_dir')
+def fixture_reference_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp('reference')
+
+
 @pytest.fixture(scope='module', name='reference')
-def fixture_reference(cls_options, tmp_path_factory, load_tool_module):
+def fixture_reference(cls_options, reference_dir, load_tool_module):
     """An uninterrupted 3-epoch run, started with --auto-resume in an empty work dir."""
-    work_dir = tmp_path_factory.mktemp('reference')
+    work_dir = reference_dir
     assert _train(load_tool_module, work_dir, cls_options, '--auto-resume') is None
     losses = _losses(work_dir)
     assert sorted(losses) == [1, 2, 3, 4, 5, 6]
@@ -200,6 +208,29 @@ def test_failed_save_keeps_the_previous_checkpoint(cls_options, load_tool, tmp_p
     message = _train(load_tool, tmp_path, cls_options, '--cfg-options', 'train_cfg.max_epochs=2')
     assert message.startswith('error: could not move the new checkpoint into place')
     assert is_intact_checkpoint(str(tmp_path / 'epoch_1.pth'))
+    assert _last_checkpoint(tmp_path) == str(tmp_path / 'epoch_1.pth')
+
+
+def test_full_disk_ends_the_run_and_removes_the_partial_file(
+    cls_options, load_tool, tmp_path, monkeypatch
+):
+    put, saves = LocalBackend.put, []
+
+    def disk_full(self, obj, filepath):
+        saves.append(filepath)
+        if len(saves) == 2 and str(filepath).endswith('.pth.tmp'):  # the save of epoch 2
+            with open(filepath, 'wb') as f:
+                f.write(obj[: len(obj) // 3])
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(filepath))
+        return put(self, obj, filepath)
+
+    monkeypatch.setattr(LocalBackend, 'put', disk_full)
+    message = _train(load_tool, tmp_path, cls_options, '--cfg-options', 'train_cfg.max_epochs=2')
+    assert message.startswith(f'error: the disk is full: saving {tmp_path / "epoch_2.pth"} failed')
+    assert 'No space left on device' in message and ' MiB free in ' in message
+    assert f'previous checkpoints are kept ({tmp_path / "epoch_1.pth"})' in message
+    assert '\n' not in message
+    assert sorted(f for f in os.listdir(tmp_path) if '.pth' in f) == ['epoch_1.pth']
     assert _last_checkpoint(tmp_path) == str(tmp_path / 'epoch_1.pth')
 
 
@@ -282,3 +313,160 @@ def test_killed_launcher_leaves_no_worker(cls_options, tmp_path):
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
     assert not left, f'orphaned processes: {left}'
+
+
+def _one_worker(options):
+    """``options`` with one persistent data-loader worker for training and testing."""
+    options = [o for o in options if 'num_workers' not in o and 'persistent_workers' not in o]
+    return [*options, 'train_dataloader.num_workers=1', 'test_dataloader.num_workers=1']
+
+
+def _until_exit(proc, timeout=120):
+    """The rest of the output of ``proc`` once it has exited (fails at ``timeout``)."""
+    lines, deadline = [], time.time() + timeout
+    while True:
+        try:
+            line = proc.lines.get(timeout=max(deadline - time.time(), 0))
+        except queue.Empty:
+            pytest.fail(f'still running after {timeout} s:\n' + ''.join(lines[-40:]))
+        if line is None:
+            proc.wait(timeout=30)
+            return ''.join(lines)
+        lines.append(line)
+
+
+def _survivors(pids, timeout=10):
+    """The processes of ``pids`` alive ``timeout`` s after the run ended (each killed)."""
+    deadline = time.time() + timeout
+    while any(_alive(p) for p in pids) and time.time() < deadline:
+        time.sleep(0.2)
+    left = [p for p in pids if _alive(p)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    return left
+
+
+@pytest.mark.parametrize(
+    'signum', [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=lambda s: s.name
+)
+def test_a_signal_ends_training_and_every_process_of_it(cls_options, tmp_path, signum):
+    proc = _spawn(tmp_path, _one_worker(cls_options), FAULT_PAUSE_AT=3)  # after epoch_1.pth
+    try:
+        _wait_for(proc, 'FAULT: pausing')
+        run = [proc.pid, *_descendants(proc.pid)]
+        assert len(run) >= 2, run  # the data-loader worker
+        if signum == signal.SIGINT:  # Ctrl-C reaches every process of the job
+            os.killpg(proc.pid, signum)
+        else:  # `kill PID`, the OOM killer: the main process alone
+            os.kill(proc.pid, signum)
+        output = _until_exit(proc)
+    finally:
+        proc.kill()
+    left = _survivors(run)
+    assert not left, f'processes that outlived the run: {left}'
+    if signum == signal.SIGKILL:
+        assert proc.returncode == -signal.SIGKILL
+        return
+    assert proc.returncode == 128 + signum, output[-3000:]
+    checkpoint = tmp_path / 'epoch_1.pth'
+    last = output.strip().splitlines()[-1]
+    assert last.startswith(
+        f'error: training stopped by {signum.name}; the last intact checkpoint is {checkpoint}: '
+        f'resume with python {REPO_ROOT}/tools/train.py {CLS_TOY} --work-dir {tmp_path} '
+    ), output[-3000:]
+    assert last.endswith(f' --resume {checkpoint}')
+    assert not (tmp_path / 'train.lock').exists()
+
+
+def test_save_on_sigterm_saves_after_the_iteration_then_stops(cls_options, load_tool, tmp_path):
+    proc = _spawn(
+        tmp_path, _one_worker(cls_options), '--save-on-sigterm',
+        FAULT_PAUSE_AT=3, FAULT_PAUSE_SECONDS=4,
+    )  # fmt: skip
+    try:
+        _wait_for(proc, 'FAULT: pausing')
+        run = [proc.pid, *_descendants(proc.pid)]
+        os.killpg(proc.pid, signal.SIGTERM)  # as Slurm does: every process of the job
+        output = _until_exit(proc)
+    finally:
+        proc.kill()
+    assert not _survivors(run)
+    assert proc.returncode == 143, output[-3000:]
+    saved = tmp_path / 'iter_3.pth'  # mid-epoch (epoch 2 of 2-iteration epochs)
+    last = output.strip().splitlines()[-1]
+    assert last.startswith(
+        f'error: training stopped by SIGTERM after iteration 3, saved as {saved}; the last '
+        f'intact checkpoint is {saved}: resume with python '
+    ), output[-3000:]
+    assert last.endswith(f' --resume {saved}')
+    assert is_intact_checkpoint(str(saved)) and _last_checkpoint(tmp_path) == str(saved)
+    assert safe_torch_load(str(saved))['meta']['iter'] == 3
+    # the resume command goes on from there to the end
+    assert _train(load_tool, tmp_path, cls_options, '--resume', str(saved)) is None
+    assert is_intact_checkpoint(str(tmp_path / 'epoch_3.pth'))
+
+
+def test_sigterm_ends_testing_and_its_worker(cls_options, reference, reference_dir, tmp_path):
+    checkpoint = str(reference_dir / 'epoch_3.pth')
+    args = [CLS_TOY, checkpoint, '--work-dir', str(tmp_path), '--cfg-options']
+    proc = _spawn(
+        None, None, tool='test.py', args=args + _one_worker(cls_options), FAULT_PAUSE_TEST_AT=1
+    )
+    try:
+        _wait_for(proc, 'FAULT: pausing at test step')
+        run = [proc.pid, *_descendants(proc.pid)]
+        assert len(run) >= 2, run
+        os.kill(proc.pid, signal.SIGTERM)
+        output = _until_exit(proc)
+    finally:
+        proc.kill()
+    assert not _survivors(run)
+    assert proc.returncode == 143, output[-3000:]
+    assert output.strip().endswith('error: testing stopped by SIGTERM: nothing was written')
+    assert not glob.glob(str(tmp_path / 'eval_*.json'))
+
+
+def test_a_killed_rank_takes_its_dist_train_run_down(cls_options, tmp_path):
+    with socket.socket() as free:
+        free.bind(('127.0.0.1', 0))
+        port = free.getsockname()[1]
+    options = [
+        *_one_worker(cls_options), 'train_cfg.max_epochs=1000', 'train_cfg.val_interval=1000',
+        'default_hooks.checkpoint.interval=1000',
+    ]  # fmt: skip
+    env = {**os.environ, 'PYTHON': sys.executable, 'PORT': str(port), 'OMP_NUM_THREADS': '1'}
+    launcher = subprocess.Popen(
+        ['bash', 'tools/dist_train.sh', *_args(tmp_path, options)[:1], '2',
+         *_args(tmp_path, options)[1:]],
+        cwd=REPO_ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        _wait_for(launcher, 'Epoch(train)', count=2)  # the ranks' workers are up
+        run = _descendants(launcher.pid)
+        ranks = [p for p in run if _environ(p).get('RANK') and _ppid(p) == launcher.pid]
+        assert len(ranks) == 2 and len(run) >= 4, run  # 2 ranks and their workers
+        os.kill(next(p for p in ranks if _environ(p)['RANK'] == '1'), signal.SIGKILL)
+        _until_exit(launcher)
+    finally:
+        launcher.kill()
+    assert launcher.returncode != 0
+    left = _survivors(run)
+    assert not left, f'processes that outlived the run: {left}'
+
+
+def _environ(pid):
+    try:
+        with open(f'/proc/{pid}/environ', 'rb') as f:
+            pairs = [item.split(b'=', 1) for item in f.read().split(b'\0') if b'=' in item]
+    except OSError:
+        return {}
+    return {k.decode(errors='replace'): v.decode(errors='replace') for k, v in pairs}
+
+
+def _ppid(pid):
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return int(f.read().rsplit(')', 1)[1].split()[1])
+    except OSError:
+        return None
