@@ -2,7 +2,8 @@
 
 Same command line as mmdet's ``tools/train.py``:
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT] | --auto-resume] [--amp]
-                                 [--cfg-options KEY=VALUE ...] [--launcher pytorch]
+                                 [--non-strict] [--cfg-options KEY=VALUE ...]
+                                 [--launcher pytorch]
 
 Errors that say what to fix (an unknown ``--cfg-options`` key, nothing to resume, a locked work
 dir, a diverged loss, ...) are printed as ``error: ...`` with exit status 1.
@@ -40,6 +41,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help='resume from the newest intact checkpoint in the work dir if there is one, else '
         'start from scratch (for jobs that are restarted)',
     )
+    parser.add_argument(
+        '--non-strict',
+        action='store_false',
+        dest='strict',
+        help='load_from: load the matching part of a checkpoint whose keys or shapes differ '
+        'from the model (fine-tuning with other heads; mismatches are only warned about); a '
+        'resumed checkpoint must always fit',
+    )
     return parse_tool_args(parser, argv)
 
 
@@ -51,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
         prepare_train_config(
             cfg, args.amp, resume, args.auto_scale_lr, start_fresh_if_none=args.auto_resume
         )
-        train_model(cfg)
+        train_model(cfg, strict=args.strict)
 
 
 if __name__ == '__main__':

@@ -138,11 +138,11 @@ def build_runner(cfg: Config) -> Runner:
     return Runner.from_cfg(cfg)
 
 
-def _add_hook(cfg: Config, hook_type: str) -> None:
-    """Add ``dict(type=hook_type)`` to the config's ``custom_hooks`` unless it is there."""
+def _add_hook(cfg: Config, hook_type: str, **kwargs: object) -> None:
+    """Add ``dict(type=hook_type, **kwargs)`` to ``custom_hooks`` unless the type is there."""
     hooks = list(cfg.get('custom_hooks') or [])
     if not any(isinstance(hook, dict) and hook.get('type') == hook_type for hook in hooks):
-        hooks.append(ConfigDict(type=hook_type))
+        hooks.append(ConfigDict(type=hook_type, **kwargs))
     cfg.custom_hooks = hooks
 
 
@@ -224,12 +224,16 @@ def prepare_train_config(
     return cfg
 
 
-def train_model(cfg: Config) -> Runner:
+def train_model(cfg: Config, strict: bool = True) -> Runner:
     """Check the paths, adapt to the device, build the runner and train.
 
     Args:
         cfg (Config): The config from :func:`~smt_mm.config.load_config` (with the
             command-line switches of :func:`prepare_train_config` applied), changed in place.
+        strict (bool): A ``load_from`` checkpoint must fit the model exactly (keys and shapes,
+            :class:`~smt_mm.engine.SMTCheckpointHook`); False loads the matching part with
+            mmengine's warnings (fine-tuning a model with other heads). A resumed checkpoint
+            must always fit. Defaults to True.
 
     Returns:
         Runner: The runner after training (its ``model`` holds the trained weights).
@@ -238,10 +242,15 @@ def train_model(cfg: Config) -> Runner:
 
     Raises:
         ConfigPathError: If a checkpoint or dataset path of the config does not exist.
+        CheckpointMismatchError: If a resumed (or, ``strict``, a ``load_from``) checkpoint does
+            not fit the model; raised before the optimizer state is loaded.
         RunError: If the work dir is locked by another run, the loss becomes NaN or infinite,
-            or a label map holds values outside the classes.
+            a label map holds values outside the classes, or the model's heads and the
+            dataset differ in the number of classes.
     """
     _add_hook(cfg, 'TrainDataCheckHook')
+    if cfg.get('load_from') and (cfg.get('resume') or strict):
+        _add_hook(cfg, 'SMTCheckpointHook', **_checkpoint_hook_args(cfg))
     runner = _checked_runner(cfg, 'train')
     try:
         runner.train()
@@ -249,6 +258,24 @@ def train_model(cfg: Config) -> Runner:
         if get_rank() == 0:
             WorkDirLock(runner.work_dir).release()
     return runner
+
+
+def _checkpoint_hook_args(cfg: Config) -> dict[str, str]:
+    """How :class:`~smt_mm.engine.SMTCheckpointHook` names a training run's checkpoint and fix."""
+    if cfg.get('resume'):
+        fix = (
+            '--resume continues a run of this same model: pass a checkpoint of this config '
+            '(its work dir), or start from the weights of another model with load_from (and '
+            '--non-strict for the matching part).'
+        )
+    else:
+        fix = (
+            'load_from needs a checkpoint of this model; to load the matching part on purpose '
+            '(e.g. other heads), train with --non-strict, or start only the backbone with '
+            "model.backbone.init_cfg=dict(type='Pretrained', checkpoint=PATH, "
+            "prefix='backbone.')."
+        )
+    return dict(source=f'The checkpoint {cfg.load_from}', fix=fix)
 
 
 def _to_builtin(value: object) -> object:
