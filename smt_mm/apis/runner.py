@@ -139,10 +139,14 @@ def build_runner(cfg: Config) -> Runner:
 
 
 def _add_hook(cfg: Config, hook_type: str, **kwargs: object) -> None:
-    """Add ``dict(type=hook_type, **kwargs)`` to ``custom_hooks`` unless the type is there."""
+    """Add ``dict(type=hook_type, **kwargs)`` to ``custom_hooks``, or the arguments it lacks."""
     hooks = list(cfg.get('custom_hooks') or [])
-    if not any(isinstance(hook, dict) and hook.get('type') == hook_type for hook in hooks):
+    found = [hook for hook in hooks if isinstance(hook, dict) and hook.get('type') == hook_type]
+    if not found:
         hooks.append(ConfigDict(type=hook_type, **kwargs))
+    for hook in found:
+        for key, value in kwargs.items():
+            hook.setdefault(key, value)
     cfg.custom_hooks = hooks
 
 
