@@ -36,7 +36,7 @@ from ..config import (
     enable_visualization,
     get_scope,
 )
-from ..engine import RunError, WorkDirLock, find_resume_checkpoint
+from ..engine import RunError, WorkDirLock, check_num_classes, find_resume_checkpoint, unwrap_model
 from ..engine.workdir import describe_resume_search
 
 #: Seconds a distributed collective waits for the other ranks before the run fails
@@ -388,8 +388,8 @@ def test_model(
     Raises:
         ConfigPathError: If the checkpoint or a test dataset path does not exist.
         CheckpointMismatchError: If ``strict`` and the checkpoint does not fit the model.
-        RunError: If the test set is empty or the evaluation gave no metric (nothing is
-            written then).
+        RunError: If the test set is empty, the model's heads and the test set differ in the
+            number of classes, or the evaluation gave no metric (nothing is written then).
     """
     cfg.load_from = checkpoint
     if strict:
@@ -402,6 +402,8 @@ def test_model(
         add_dump_results(cfg, out)
     runner = _checked_runner(cfg, 'test')
     _check_test_set(runner, cfg)
+    dataset = runner.test_dataloader.dataset
+    check_num_classes(unwrap_model(runner.model), dataset, 'test_dataloader.dataset')
     metrics = runner.test()
     _check_metrics(cfg, metrics)
     if get_rank() != 0:

@@ -7,7 +7,13 @@ exists only when mmdet is installed.
 from ..utils.compat import toolbox_available
 from .checkpoint_hook import SafeCheckpointHook, install_safe_checkpoint_hook
 from .errors import RunError
-from .hooks import SMTCheckpointHook, TrainDataCheckHook
+from .hooks import (
+    SMTCheckpointHook,
+    TrainDataCheckHook,
+    check_label_files,
+    check_num_classes,
+    unwrap_model,
+)
 from .image_loading import CheckedLoadImageFromFile, ImageReadError, install_checked_image_loading
 from .workdir import WorkDirLock, find_resume_checkpoint, is_intact_checkpoint
 
@@ -19,10 +25,13 @@ __all__ = [
     'SafeCheckpointHook',
     'TrainDataCheckHook',
     'WorkDirLock',
+    'check_label_files',
+    'check_num_classes',
     'find_resume_checkpoint',
     'install_checked_image_loading',
     'install_safe_checkpoint_hook',
     'is_intact_checkpoint',
+    'unwrap_model',
 ]
 
 if toolbox_available('mmdet'):

@@ -4,6 +4,7 @@ import logging
 import os
 import os.path as osp
 from collections.abc import Iterator
+from typing import cast
 
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
@@ -15,6 +16,20 @@ from torch import nn
 from ..models.checkpoint import check_state_dict, model_state_dict
 from ..models.checkpoint.strict_load import WHOLE_MODEL_FIX
 from .errors import RunError
+
+
+def unwrap_model(model: nn.Module) -> nn.Module:
+    """The model inside its wrappers (DDP and the like, test-time augmentation).
+
+    Args:
+        model (nn.Module): The runner's model.
+
+    Returns:
+        nn.Module: The detector, segmentor or classifier a config builds.
+    """
+    while is_model_wrapper(model) or isinstance(model, BaseTTAModel):
+        model = cast(nn.Module, model.module)
+    return model
 
 
 @HOOKS.register_module()
@@ -65,9 +80,7 @@ class SMTCheckpointHook(Hook):
                 message lists them.
         """
         checkpoint['state_dict'] = model_state_dict(checkpoint)
-        model = runner.model
-        if is_model_wrapper(model) or isinstance(model, BaseTTAModel):
-            model = model.module
+        model = unwrap_model(runner.model)
         check_state_dict(model, checkpoint['state_dict'], self.source, self.fix)
 
 
@@ -209,8 +222,7 @@ class TrainDataCheckHook(Hook):
                 missing.
         """
         dataset = runner.train_dataloader.dataset
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        check_num_classes(model, dataset)
+        check_num_classes(unwrap_model(runner.model), dataset)
         check_label_files(dataset)
         if not hasattr(dataset, 'get_data_info') or len(dataset) == 0:
             return
@@ -237,7 +249,7 @@ class TrainDataCheckHook(Hook):
         samples = data_batch.get('data_samples') or []
         if not samples or not hasattr(samples[0], 'gt_sem_seg'):
             return
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model = unwrap_model(runner.model)
         head = getattr(model, 'decode_head', None)
         num_classes = getattr(head, 'num_classes', None)
         if num_classes is None:

@@ -16,6 +16,7 @@ import pytest
 import torch
 from conftest import REPO_ROOT
 from mmengine.logging import MMLogger
+from mmengine.model import BaseTTAModel
 from mmengine.registry import DATASETS, TRANSFORMS, init_default_scope
 
 from smt_mm.config import check_cfg_options, load_config
@@ -266,10 +267,14 @@ def test_missing_and_stray_label_maps_are_reported(ade_root, monkeypatch):
         check_label_files(_seg_dataset(ade_root))
 
 
+class _TTA(BaseTTAModel):
+    def merge_preds(self, data_samples_list):
+        return data_samples_list
+
+
 def test_hook_checks_classes_before_training():
-    model = _detector(5)
     runner = type('Runner', (), {})()
-    runner.model = model
+    runner.model = _TTA(module=_detector(5))  # found inside wrappers
     runner.train_dataloader = type('Loader', (), {'dataset': _Dataset()})()
     with pytest.raises(RunError, match='disagree on the number of classes'):
         TrainDataCheckHook().before_train(runner)
