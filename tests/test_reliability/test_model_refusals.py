@@ -96,16 +96,14 @@ def test_resume_from_another_model_is_refused_before_the_optimizer(tmp_path, loa
     generate_coco(str(root), num_train=1, num_val=1)
     small = SMT('small')
     state = {'backbone.' + k: v for k, v in small.state_dict().items()}
-    optimizer = torch.optim.AdamW(small.parameters())
-    small(torch.zeros(1, 3, 32, 32)).__getitem__(0).sum().backward()
-    optimizer.step()
+    optimizer = torch.optim.AdamW(small.parameters())  # other parameter groups than the model's
     other = _save(
         tmp_path / 'other.pth',
         {
             'state_dict': state,
             'optimizer': optimizer.state_dict(),
             'meta': {'epoch': 0, 'iter': 4},
-            'message_hub': {},
+            'message_hub': {'log_scalars': {}, 'runtime_info': {}, 'resumed_keys': {}},
         },
     )
     options = [f'{split}_dataloader.dataset.data_root={root}/' for split in ('train', 'val')]
