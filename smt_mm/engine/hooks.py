@@ -155,7 +155,8 @@ def check_label_files(dataset: object) -> None:
     mmseg lists the images (``img_suffix`` in ``data_prefix.img_path``) and expects the label
     map of each (``seg_map_suffix`` in ``data_prefix.seg_map_path``) without checking it: a
     missing one fails in the middle of training, and label maps whose image is missing or has
-    another suffix are left out without a word. Reads only directory listings.
+    another suffix are left out without a word. Reads file metadata and directory listings,
+    never the files.
 
     Args:
         dataset (object): An mmseg dataset (items with ``seg_map_path``); others are skipped.
@@ -163,9 +164,11 @@ def check_label_files(dataset: object) -> None:
     Raises:
         RunError: If label maps are missing; the message counts them and names the first ones.
     """
-    if not hasattr(dataset, 'get_data_info') or len(dataset) == 0:  # type: ignore[arg-type]
+    get_data_info = getattr(dataset, 'get_data_info', None)
+    if get_data_info is None:
         return
-    maps = [dataset.get_data_info(i).get('seg_map_path') for i in range(len(dataset))]  # type: ignore[arg-type]
+    size = len(dataset)  # type: ignore[arg-type]
+    maps = [get_data_info(i).get('seg_map_path') for i in range(size)]
     local = [m for m in maps if isinstance(m, str) and '://' not in m]
     if not local:
         return
