@@ -144,6 +144,7 @@ class CheckedCocoDataset(CocoDataset):
         self.strict_annotations = strict_annotations
         self.annotation_report: AnnotationReport | None = None
         self._file_categories: set = set()
+        self._selected: set = set()
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
     def load_data_list(self) -> list[dict]:
@@ -173,20 +174,21 @@ class CheckedCocoDataset(CocoDataset):
         if not report.total:  # the first image: the file is loaded
             report.total = len(self.coco.anns)
             self._file_categories = set(self.coco.cats)
+            self._selected = set(self.cat_ids)
         data_info = super().parse_data_info(raw_data_info)
         assert isinstance(data_info, dict)
         image = raw_data_info['raw_img_info']
-        selected = set(self.cat_ids)
         reasons = [
-            drop_reason(ann, image['width'], image['height'], self._file_categories, selected)
+            drop_reason(ann, image['width'], image['height'], self._file_categories, self._selected)
             for ann in raw_data_info['raw_ann_info']
         ]
         kept = len(data_info['instances'])
-        if kept != reasons.count(None):  # another mmdet version drops by other rules
-            reasons = [None] * kept + ['other'] * (len(reasons) - kept)
-        for ann, reason in zip(raw_data_info['raw_ann_info'], reasons, strict=True):
-            if reason is not None:
-                report.add(reason, ann.get('id'))
+        if kept == reasons.count(None):
+            for ann, reason in zip(raw_data_info['raw_ann_info'], reasons, strict=True):
+                if reason is not None:
+                    report.add(reason, ann.get('id'))
+        elif len(reasons) > kept:  # a version of mmdet that drops by other rules
+            report.add('other', f'image {image.get("id")}', len(reasons) - kept)
         report.kept += kept
         report.crowd += sum(1 for i in data_info['instances'] if i['ignore_flag'])
         return data_info
