@@ -412,8 +412,8 @@ class SMT(BaseModule):
         in_channels (int): Channels of the input images. Defaults to 3.
         out_indices (int | Sequence[int]): Stages whose (normalised) output is returned;
             negative values count from the end. Defaults to ``(0, 1, 2, 3)``.
-        drop_path_rate (float): Stochastic depth rate, increased linearly over the blocks.
-            Defaults to 0.
+        drop_path_rate (float): Stochastic depth rate, increased linearly over the blocks;
+            in [0, 1). Defaults to 0.
         use_layerscale (bool, optional): Scale each residual branch by a learnable vector.
             None uses the arch default (on for ``'large'``, as in every official SMT-L
             config). Defaults to None.
