@@ -722,7 +722,14 @@ class SMT(BaseModule):
                     f'arch[{key!r}] needs {cls.num_stages} values (one per stage), got '
                     f'{settings[key]!r}.'
                 )
-        for key in ('embed_dims', 'depths', 'ca_num_heads', 'sa_num_heads', 'expand_ratio'):
+        for key in (
+            'embed_dims',
+            'depths',
+            'head_conv',
+            'ca_num_heads',
+            'sa_num_heads',
+            'expand_ratio',
+        ):
             check_range(f'arch[{key!r}]', settings[key], 1)
         check_range("arch['mlp_ratios']", settings['mlp_ratios'], 0, low_inclusive=False)
         if settings['head_conv'] % 2 != 1:
