@@ -3,10 +3,12 @@
 Importing the package (``custom_imports=dict(imports=['smt_mm'])`` in a config) checks the
 OpenMMLab stack (torch included), makes mmengine load checkpoints safely (weights only, on every
 supported torch) and save them atomically (:class:`~smt_mm.engine.SafeCheckpointHook` as
-``CheckpointHook``) and registers the SMT backbone in mmengine's root ``MODELS`` registry, so
-that ``type='SMT'`` builds inside mmdet, mmseg and mmpretrain configs alike. Only torch,
-mmengine and mmcv are needed; what serves one toolbox (mmseg's checked IoU metric) is
-registered when that toolbox is installed.
+``CheckpointHook``), makes image reading errors name the file
+(:class:`~smt_mm.engine.CheckedLoadImageFromFile` as ``LoadImageFromFile``) and registers the SMT
+backbone in mmengine's root ``MODELS`` registry, so that ``type='SMT'`` builds inside mmdet,
+mmseg and mmpretrain configs alike. Only torch, mmengine and mmcv are needed; what serves one
+toolbox (mmseg's checked IoU metric, mmdet's checked COCO dataset) is registered when that
+toolbox is installed.
 
 Layers, lowest first: a package imports only packages of a lower layer, and never another
 package's private (``_``) names; ``tests/test_layering.py`` checks it.
@@ -35,5 +37,6 @@ register_safe_loader()
 from . import engine, evaluation, models  # noqa: E402,F401
 
 engine.install_safe_checkpoint_hook()
+engine.install_checked_image_loading()
 
 __all__ = ['__version__', 'version_info', 'stack_summary']

@@ -2,7 +2,7 @@
 
 Same command line as mmdet's ``tools/train.py``:
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT] | --auto-resume] [--amp]
-                                 [--save-on-sigterm] [--cfg-options KEY=VALUE ...]
+                                 [--save-on-sigterm] [--non-strict] [--cfg-options KEY=VALUE ...]
                                  [--launcher pytorch]
 
 Errors that say what to fix (an unknown ``--cfg-options`` key, nothing to resume, a locked work
@@ -49,6 +49,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help='on SIGTERM (Slurm preemption, scancel, kill), save a checkpoint after the '
         'iteration in progress, then stop (default: stop at once)',
     )
+    parser.add_argument(
+        '--non-strict',
+        action='store_false',
+        dest='strict',
+        help='load_from: load the matching part of a checkpoint whose keys or shapes differ '
+        'from the model (fine-tuning with other heads; mismatches are only warned about); a '
+        'resumed checkpoint must always fit',
+    )
     return parse_tool_args(parser, argv)
 
 
@@ -65,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
             start_fresh_if_none=args.auto_resume,
             save_on_sigterm=args.save_on_sigterm,
         )
-        train_model(cfg)
+        train_model(cfg, strict=args.strict)
 
 
 if __name__ == '__main__':

@@ -4,6 +4,7 @@ _base_ = [
     'mmdet::convnext/cascade-mask-rcnn_convnext-t-p4-w7_fpn_4conv1fc-giou_amp-ms-crop-3x_coco.py',
     './_base_/mask_rcnn_tta.py',
     './_base_/smt.py',
+    './_base_/checked_coco.py',
 ]
 
 custom_imports = dict(imports=['smt_mm'], allow_failed_imports=False)
@@ -15,3 +16,6 @@ optim_wrapper = dict(
     optimizer=dict(type='AdamW', lr=0.0001, betas=(0.9, 0.999), weight_decay=0.05),
     paramwise_cfg=_base_.smt_optim_wrapper.paramwise_cfg,
 )
+train_dataloader = dict(dataset=_base_.checked_coco_dataset)
+val_dataloader = dict(dataset=_base_.checked_coco_dataset)
+test_dataloader = val_dataloader

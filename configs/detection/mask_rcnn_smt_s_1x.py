@@ -4,6 +4,7 @@ _base_ = [
     'mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py',
     './_base_/mask_rcnn_tta.py',
     './_base_/smt.py',
+    './_base_/checked_coco.py',
 ]
 
 custom_imports = dict(imports=['smt_mm'], allow_failed_imports=False)
@@ -11,3 +12,6 @@ custom_imports = dict(imports=['smt_mm'], allow_failed_imports=False)
 pretrained = _base_.smt_model.backbone.init_cfg.checkpoint
 model = _base_.smt_model
 optim_wrapper = _base_.smt_optim_wrapper
+train_dataloader = dict(dataset=_base_.checked_coco_dataset)
+val_dataloader = dict(dataset=_base_.checked_coco_dataset)
+test_dataloader = val_dataloader

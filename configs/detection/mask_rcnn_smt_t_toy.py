@@ -59,6 +59,9 @@ train_dataloader = dict(
     sampler=dict(type='InfiniteSampler', shuffle=True),
     batch_sampler=None,
     dataset=dict(
+        # CocoDataset that counts the annotations it drops and refuses invalid ones
+        # (docs/troubleshooting.md#annotations-that-the-dataset-drops)
+        type='CheckedCocoDataset',
         data_root=data_root,
         metainfo=metainfo,
         # keep the images without objects: they must train too
@@ -69,7 +72,9 @@ train_dataloader = dict(
 val_dataloader = dict(
     batch_size=2,
     num_workers=1,
-    dataset=dict(data_root=data_root, metainfo=metainfo, pipeline=test_pipeline),
+    dataset=dict(
+        type='CheckedCocoDataset', data_root=data_root, metainfo=metainfo, pipeline=test_pipeline
+    ),
 )
 test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017.json')

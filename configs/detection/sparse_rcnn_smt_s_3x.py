@@ -3,8 +3,12 @@
 _base_ = [
     'mmdet::sparse_rcnn/sparse-rcnn_r50_fpn_300-proposals_crop-ms-480-800-3x_coco.py',
     './_base_/smt.py',
+    './_base_/checked_coco.py',
 ]
 
 custom_imports = dict(imports=['smt_mm'], allow_failed_imports=False)
 
 model = _base_.smt_model
+train_dataloader = dict(dataset=_base_.checked_coco_dataset)
+val_dataloader = dict(dataset=_base_.checked_coco_dataset)
+test_dataloader = val_dataloader

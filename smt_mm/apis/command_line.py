@@ -18,10 +18,16 @@ from mmengine.config import DictAction
 
 from ..config import LAUNCHERS, ConfigCheckError, ConfigPathError
 from ..engine import RunError, Stopped, end_with_parent
-from ..models.checkpoint import CheckpointMismatchError
+from ..models.checkpoint import CheckpointMismatchError, InvalidCheckpointError
 
 #: The errors whose message is all a user needs: printed as ``error: ...``, exit status 1.
-USER_ERRORS = (ConfigPathError, ConfigCheckError, CheckpointMismatchError, RunError)
+USER_ERRORS = (
+    ConfigPathError,
+    ConfigCheckError,
+    CheckpointMismatchError,
+    InvalidCheckpointError,
+    RunError,
+)
 #: How :func:`add_model_arguments` declares the checkpoint argument.
 CHECKPOINT_CHOICES = ('required', 'optional', 'none')
 

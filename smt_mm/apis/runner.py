@@ -39,9 +39,11 @@ from ..config import (
 from ..engine import (
     RunError,
     WorkDirLock,
+    check_num_classes,
     end_workers_with_runner,
     find_resume_checkpoint,
     stop_on_signals,
+    unwrap_model,
 )
 from ..engine.workdir import describe_resume_search
 
@@ -147,11 +149,15 @@ def build_runner(cfg: Config) -> Runner:
     return runner
 
 
-def _add_hook(cfg: Config, hook_type: str) -> None:
-    """Add ``dict(type=hook_type)`` to the config's ``custom_hooks`` unless it is there."""
+def _add_hook(cfg: Config, hook_type: str, **kwargs: object) -> None:
+    """Add ``dict(type=hook_type, **kwargs)`` to ``custom_hooks``, or the arguments it lacks."""
     hooks = list(cfg.get('custom_hooks') or [])
-    if not any(isinstance(hook, dict) and hook.get('type') == hook_type for hook in hooks):
-        hooks.append(ConfigDict(type=hook_type))
+    found = [hook for hook in hooks if isinstance(hook, dict) and hook.get('type') == hook_type]
+    if not found:
+        hooks.append(ConfigDict(type=hook_type, **kwargs))
+    for hook in found:
+        for key, value in kwargs.items():
+            hook.setdefault(key, value)
     cfg.custom_hooks = hooks
 
 
@@ -242,12 +248,16 @@ def prepare_train_config(
     return cfg
 
 
-def train_model(cfg: Config) -> Runner:
+def train_model(cfg: Config, strict: bool = True) -> Runner:
     """Check the paths, adapt to the device, build the runner and train.
 
     Args:
         cfg (Config): The config from :func:`~smt_mm.config.load_config` (with the
             command-line switches of :func:`prepare_train_config` applied), changed in place.
+        strict (bool): A ``load_from`` checkpoint must fit the model exactly (keys and shapes,
+            :class:`~smt_mm.engine.SMTCheckpointHook`); False loads the matching part with
+            mmengine's warnings (fine-tuning a model with other heads). A resumed checkpoint
+            must always fit. Defaults to True.
 
     Returns:
         Runner: The runner after training (its ``model`` holds the trained weights).
@@ -256,12 +266,17 @@ def train_model(cfg: Config) -> Runner:
 
     Raises:
         ConfigPathError: If a checkpoint or dataset path of the config does not exist.
+        CheckpointMismatchError: If a resumed (or, ``strict``, a ``load_from``) checkpoint does
+            not fit the model; raised before the optimizer state is loaded.
         RunError: If the work dir is locked by another run, the loss becomes NaN or infinite,
-            a label map holds values outside the classes, or the disk is full.
+            a label map holds values outside the classes, the model's heads and the dataset
+            differ in the number of classes, or the disk is full.
         Stopped: On SIGTERM or SIGINT (:func:`~smt_mm.engine.stop_on_signals`); the message
             names the last intact checkpoint and the command that resumes from it.
     """
     _add_hook(cfg, 'TrainDataCheckHook')
+    if cfg.get('load_from') and (cfg.get('resume') or strict):
+        _add_hook(cfg, 'SMTCheckpointHook', **_checkpoint_hook_args(cfg))
     with stop_on_signals('training', cfg.work_dir, cfg.launcher):
         runner = _checked_runner(cfg, 'train')
         try:
@@ -270,6 +285,24 @@ def train_model(cfg: Config) -> Runner:
             if get_rank() == 0:
                 WorkDirLock(runner.work_dir).release()
     return runner
+
+
+def _checkpoint_hook_args(cfg: Config) -> dict[str, str]:
+    """How :class:`~smt_mm.engine.SMTCheckpointHook` names a training run's checkpoint and fix."""
+    if cfg.get('resume'):
+        fix = (
+            '--resume continues a run of this same model: pass a checkpoint of this config '
+            '(its work dir), or start from the weights of another model with load_from (and '
+            '--non-strict for the matching part).'
+        )
+    else:
+        fix = (
+            'load_from needs a checkpoint of this model; to load the matching part on purpose '
+            '(e.g. other heads), train with --non-strict, or start only the backbone with '
+            "model.backbone.init_cfg=dict(type='Pretrained', checkpoint=PATH, "
+            "prefix='backbone.')."
+        )
+    return dict(source=f'The checkpoint {cfg.load_from}', fix=fix)
 
 
 def _to_builtin(value: object) -> object:
@@ -378,8 +411,8 @@ def test_model(
     Raises:
         ConfigPathError: If the checkpoint or a test dataset path does not exist.
         CheckpointMismatchError: If ``strict`` and the checkpoint does not fit the model.
-        RunError: If the test set is empty or the evaluation gave no metric (nothing is
-            written then).
+        RunError: If the test set is empty, the model's heads and the test set differ in the
+            number of classes, or the evaluation gave no metric (nothing is written then).
         Stopped: On SIGTERM or SIGINT (:func:`~smt_mm.engine.stop_on_signals`).
     """
     cfg.load_from = checkpoint
@@ -394,6 +427,8 @@ def test_model(
     with stop_on_signals('testing', cfg.work_dir, cfg.launcher):
         runner = _checked_runner(cfg, 'test')
         _check_test_set(runner, cfg)
+        dataset = runner.test_dataloader.dataset
+        check_num_classes(unwrap_model(runner.model), dataset, 'test_dataloader.dataset')
         metrics = runner.test()
     _check_metrics(cfg, metrics)
     if get_rank() != 0:

@@ -122,13 +122,15 @@ def test_training_without_annotations_warns(toy, monkeypatch):
         filter_cfg=dict(filter_empty_gt=False),
         pipeline=[],
     )
-    runner = SimpleNamespace(train_dataloader=SimpleNamespace(dataset=dataset))
+    model = torch.nn.Module()  # no head: the class check has nothing to compare
+    runner = SimpleNamespace(model=model, train_dataloader=SimpleNamespace(dataset=dataset))
     TrainDataCheckHook().before_train(runner)
     assert len(logged) == 1 and 'has 2 images and not one annotated object' in logged[0]
     dataset.ann_file = osp.join(toy['root'], ANN)
     logged.clear()
     TrainDataCheckHook().before_train(
         SimpleNamespace(
+            model=model,
             train_dataloader=SimpleNamespace(
                 dataset=CocoDataset(
                     data_root=toy['root'],
@@ -137,7 +139,7 @@ def test_training_without_annotations_warns(toy, monkeypatch):
                     metainfo=dataset.metainfo,
                     pipeline=[],
                 )
-            )
+            ),
         )  # fmt: skip
     )
     assert not logged

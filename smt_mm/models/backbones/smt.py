@@ -50,6 +50,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..checkpoint import load_backbone_checkpoint
+from ..utils.args import check_range
 from ..utils.inputs import MIN_INPUT_SIZE, check_input_size, warn_non_finite
 from . import smt_ops
 
@@ -413,8 +414,8 @@ class SMT(BaseModule):
         in_channels (int): Channels of the input images. Defaults to 3.
         out_indices (int | Sequence[int]): Stages whose (normalised) output is returned;
             negative values count from the end. Defaults to ``(0, 1, 2, 3)``.
-        drop_path_rate (float): Stochastic depth rate, increased linearly over the blocks.
-            Defaults to 0.
+        drop_path_rate (float): Stochastic depth rate, increased linearly over the blocks;
+            in [0, 1). Defaults to 0.
         use_layerscale (bool, optional): Scale each residual branch by a learnable vector.
             None uses the arch default (on for ``'large'``, as in every official SMT-L
             config). Defaults to None.
@@ -533,6 +534,10 @@ class SMT(BaseModule):
         if use_layerscale is None:
             use_layerscale = bool(settings['use_layerscale'])
         self.use_layerscale = use_layerscale
+        check_range('in_channels', in_channels, 1)
+        check_range('drop_path_rate', drop_path_rate, 0, 1)
+        if use_layerscale:
+            check_range('layer_scale_init_value', layer_scale_init_value, 0, low_inclusive=False)
 
         if out_type not in ('featmap', 'avg_featmap'):
             raise ValueError(
@@ -698,8 +703,16 @@ class SMT(BaseModule):
                     f'arch[{key!r}] needs {cls.num_stages} values (one per stage), got '
                     f'{settings[key]!r}.'
                 )
-        if any(d < 1 for d in settings['depths']):
-            raise ValueError(f"arch['depths'] must be positive, got {settings['depths']!r}.")
+        for key in (
+            'embed_dims',
+            'depths',
+            'head_conv',
+            'ca_num_heads',
+            'sa_num_heads',
+            'expand_ratio',
+        ):
+            check_range(f'arch[{key!r}]', settings[key], 1)
+        check_range("arch['mlp_ratios']", settings['mlp_ratios'], 0, low_inclusive=False)
         if settings['head_conv'] % 2 != 1:
             raise ValueError(f"arch['head_conv'] must be odd, got {settings['head_conv']}.")
         sa_heads = settings['sa_num_heads']

@@ -1,8 +1,9 @@
 """All checkpoint logic of smt_mm: safe reading, conversion, strict loading, inspection.
 
 * :mod:`.safe_load`: ``weights_only`` unpickling with mmengine's classes allow-listed, clear
-  errors for files that are no checkpoint, and the loader that ``import smt_mm`` installs in
-  mmengine (:func:`register_safe_loader`; official whole models are converted as they load).
+  errors for files that are no checkpoint, hold no weights or NaN / infinite ones, and the
+  loader that ``import smt_mm`` installs in mmengine (:func:`register_safe_loader`; official
+  whole models are converted as they load).
 * :mod:`.convert`: pure ``state_dict -> state_dict`` conversion of the official layouts, safe to
   run twice (:func:`convert_official_smt`, :func:`convert_official_checkpoint`).
 * :mod:`.strict_load`: the one strict check (:func:`check_state_dict`) and the loaders built on
@@ -26,6 +27,7 @@ from .safe_load import (
     InvalidCheckpointError,
     UnsafeCheckpointError,
     check_checkpoint_file,
+    check_checkpoint_weights,
     register_safe_loader,
     safe_torch_load,
     trust_checkpoint,
@@ -47,6 +49,7 @@ __all__ = [
     'TRUST_ENV',
     'UnsafeCheckpointError',
     'check_checkpoint_file',
+    'check_checkpoint_weights',
     'check_state_dict',
     'checkpoint_meta',
     'compare_with_model',

@@ -22,7 +22,12 @@ from .convert import (
     official_model_kind,
     unwrap_state_dict,
 )
-from .safe_load import InvalidCheckpointError, UnsafeCheckpointError, safe_torch_load
+from .safe_load import (
+    InvalidCheckpointError,
+    UnsafeCheckpointError,
+    check_checkpoint_weights,
+    safe_torch_load,
+)
 from .strict_load import diff_state_dict
 
 #: Top-level keys of the heads of whole mmdet / mmseg / mmpretrain models.
@@ -42,7 +47,8 @@ class CheckpointReport:
             ``smt_mm-mmseg``, ``smt_mm-mmpretrain``, ``smt_mm-backbone``, ``other-mmdet``,
             ``other-mmseg``, ``other-mmpretrain``, ``other-state-dict``, ``missing``, ``unsafe``
             or an :class:`~smt_mm.models.checkpoint.InvalidCheckpointError` kind (``empty``,
-            ``html``, ``lfs-pointer``, ``safetensors``, ``not-a-checkpoint``, ``damaged``).
+            ``html``, ``lfs-pointer``, ``safetensors``, ``not-a-checkpoint``, ``damaged``,
+            ``no-weights``, ``non-finite``).
         verdict (str): One sentence for people.
         details (dict[str, str]): ``arch``, ``head``, ``layer scale``, ``EMA``,
             ``optimizer state``, ``conversion`` ... where they apply.
@@ -176,8 +182,11 @@ def _load(path: str) -> CheckpointReport | dict:
         return CheckpointReport(path, 'missing', 'no such file')
     try:
         checkpoint = safe_torch_load(path)
+        if isinstance(checkpoint, Mapping) and checkpoint:
+            check_checkpoint_weights(checkpoint, path)
     except InvalidCheckpointError as err:
-        return CheckpointReport(path, err.kind, str(err).split(': it ', 1)[-1])
+        verdict = str(err).split(f'{path}: ', 1)[-1].removeprefix('it ')
+        return CheckpointReport(path, err.kind, verdict)
     except UnsafeCheckpointError as err:
         return CheckpointReport(path, 'unsafe', f'unsafe, not loaded: {err}')
     except (pickle.UnpicklingError, OSError, RuntimeError) as err:

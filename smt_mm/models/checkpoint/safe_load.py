@@ -23,6 +23,7 @@ import os.path as osp
 import pickle
 import re
 import zipfile
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -31,7 +32,7 @@ from mmengine.logging import HistoryBuffer, print_log
 from mmengine.runner import CheckpointLoader
 
 from ...utils.compat import load_weights_only
-from .convert import convert_official_checkpoint
+from .convert import convert_official_checkpoint, unwrap_state_dict
 
 TRUST_ENV = 'SMT_MM_TRUSTED_CHECKPOINTS'
 
@@ -88,8 +89,9 @@ class InvalidCheckpointError(RuntimeError):
         path (str): The file.
         kind (str): What the file is: ``'empty'``, ``'html'`` (a web page, e.g. a failed
             download), ``'lfs-pointer'`` (a Git LFS pointer), ``'safetensors'``,
-            ``'not-a-checkpoint'`` (other bytes) or ``'damaged'`` (a truncated or corrupted
-            checkpoint).
+            ``'not-a-checkpoint'`` (other bytes), ``'damaged'`` (a truncated or corrupted
+            checkpoint), ``'no-weights'`` (a checkpoint without model weights, e.g. an
+            optimizer state) or ``'non-finite'`` (weights with NaN or infinite values).
     """
 
     def __init__(self, path: str, kind: str, message: str) -> None:
@@ -218,17 +220,59 @@ def _damaged(path: str, err: BaseException) -> InvalidCheckpointError:
     )
 
 
-def _load_from_local(filename: str, map_location: Any = None) -> Any:
-    """Drop-in for mmengine's ``load_from_local``: loads safely, converts official models.
+def check_checkpoint_weights(checkpoint: Mapping, path: str) -> None:
+    """Refuse a loaded checkpoint that holds no model weights, or weights that are not finite.
 
-    A whole detector or segmentor trained with the official SMT code is converted to
-    smt_mm's layout here (see :func:`~smt_mm.models.checkpoint.convert_official_checkpoint`), so
-    that ``load_from``, ``tools/test.py`` and mmdet's / mmseg's own tools load it strictly.
+    The weights are the state dict under ``'state_dict'`` or ``'model'``, else the mapping
+    itself (:func:`~smt_mm.models.checkpoint.unwrap_state_dict`).
+
+    Args:
+        checkpoint (Mapping): The loaded checkpoint.
+        path (str): Its file, for the message.
+
+    Raises:
+        InvalidCheckpointError: ``kind='no-weights'`` if no tensor is there (e.g. a file that
+            holds only an optimizer state); ``kind='non-finite'`` if a floating-point tensor
+            holds NaN or infinite values (the run that saved it diverged). The message names
+            the file and its top-level keys, or the first bad keys.
+    """
+    state_dict = unwrap_state_dict(checkpoint)
+    tensors = {k: v for k, v in state_dict.items() if isinstance(v, torch.Tensor)}
+    if not tensors:
+        raise InvalidCheckpointError(
+            path,
+            'no-weights',
+            f'Cannot load checkpoint {path}: it holds no model weights (keys: '
+            f'{", ".join(map(str, list(checkpoint)[:10]))}), e.g. an optimizer state saved '
+            'alone. Pass the checkpoint that tools/train.py wrote (iter_N.pth / epoch_N.pth, '
+            "with a 'state_dict') or a released model file.",
+        )
+    bad = [k for k, v in tensors.items() if v.is_floating_point() and not bool(v.isfinite().all())]
+    if bad:
+        raise InvalidCheckpointError(
+            path,
+            'non-finite',
+            f'Cannot load checkpoint {path}: {len(bad)} of its {len(tensors)} weight tensors '
+            f'hold NaN or infinite values (first: {", ".join(bad[:5])}). The training run that '
+            'saved it diverged: use an earlier checkpoint of that run, and see '
+            'docs/troubleshooting.md on a NaN loss.',
+        )
+
+
+def _load_from_local(filename: str, map_location: Any = None) -> Any:
+    """Drop-in for mmengine's ``load_from_local``: loads safely, checks, converts official models.
+
+    A checkpoint without weights, or with NaN / infinite ones, is refused
+    (:func:`check_checkpoint_weights`). A whole detector or segmentor trained with the official
+    SMT code is converted to smt_mm's layout here (see
+    :func:`~smt_mm.models.checkpoint.convert_official_checkpoint`), so that ``load_from``,
+    ``tools/test.py`` and mmdet's / mmseg's own tools load it strictly.
     """
     filename = osp.expanduser(filename)
     checkpoint = safe_torch_load(filename, map_location=map_location)
     if not isinstance(checkpoint, dict):
         return checkpoint
+    check_checkpoint_weights(checkpoint, filename)
     converted, note = convert_official_checkpoint(checkpoint)
     if note is None:
         return checkpoint
