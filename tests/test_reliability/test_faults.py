@@ -31,6 +31,8 @@ from smt_mm.engine import is_intact_checkpoint
 from smt_mm.models.checkpoint import safe_torch_load
 from smt_mm.toydata import generate_imagenet
 
+from .processes import alive, descendants
+
 pytestmark = pytest.mark.slow
 
 CLS_TOY = osp.join(REPO_ROOT, 'configs', 'classification', 'smt_t_toy.py')
@@ -256,33 +258,6 @@ def test_diverged_loss_stops_naming_iteration_and_last_checkpoint(
     assert torch.isfinite(weights).all()
 
 
-def _descendants(pid):
-    """Process ids below ``pid`` (Linux ``/proc``)."""
-    children = {}
-    for entry in os.listdir('/proc'):
-        if entry.isdigit():
-            try:
-                with open(f'/proc/{entry}/stat') as f:
-                    ppid = int(f.read().rsplit(')', 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def _alive(pid):
-    try:
-        with open(f'/proc/{pid}/stat') as f:
-            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
-    except OSError:
-        return False
-
-
 def test_killed_launcher_leaves_no_worker(cls_options, tmp_path):
     with socket.socket() as free:
         free.bind(('127.0.0.1', 0))
@@ -300,17 +275,17 @@ def test_killed_launcher_leaves_no_worker(cls_options, tmp_path):
     )
     try:
         _wait_for(launcher, 'FAULT: pausing', count=2)
-        workers = _descendants(launcher.pid)
+        workers = descendants(launcher.pid)
         assert len(workers) >= 4, workers  # 2 ranks and their data-loader workers
         launcher.send_signal(signal.SIGKILL)
         launcher.wait()
         deadline = time.time() + 30
-        while any(_alive(p) for p in workers) and time.time() < deadline:
+        while any(alive(p) for p in workers) and time.time() < deadline:
             time.sleep(0.5)
-        left = [p for p in workers if _alive(p)]
+        left = [p for p in workers if alive(p)]
     finally:
-        for pid in _descendants(launcher.pid) + workers:
-            if _alive(pid):
+        for pid in descendants(launcher.pid) + workers:
+            if alive(pid):
                 os.kill(pid, signal.SIGKILL)
     assert not left, f'orphaned processes: {left}'
 
@@ -338,12 +313,24 @@ def _until_exit(proc, timeout=120):
 def _survivors(pids, timeout=10):
     """The processes of ``pids`` alive ``timeout`` s after the run ended (each killed)."""
     deadline = time.time() + timeout
-    while any(_alive(p) for p in pids) and time.time() < deadline:
+    while any(alive(p) for p in pids) and time.time() < deadline:
         time.sleep(0.2)
-    left = [p for p in pids if _alive(p)]
+    left = [p for p in pids if alive(p)]
     for pid in left:
         os.kill(pid, signal.SIGKILL)
     return left
+
+
+def _signal_at_pause(proc, send, pause='FAULT: pausing'):
+    """At ``pause``, signal ``proc`` with ``send(pid)``; the run's processes and its output."""
+    try:
+        _wait_for(proc, pause)
+        run = [proc.pid, *descendants(proc.pid)]
+        assert len(run) >= 2, run  # the data-loader worker
+        send(proc.pid)
+        return run, _until_exit(proc)
+    finally:
+        proc.kill()
 
 
 @pytest.mark.parametrize(
@@ -351,17 +338,9 @@ def _survivors(pids, timeout=10):
 )
 def test_a_signal_ends_training_and_every_process_of_it(cls_options, tmp_path, signum):
     proc = _spawn(tmp_path, _one_worker(cls_options), FAULT_PAUSE_AT=3)  # after epoch_1.pth
-    try:
-        _wait_for(proc, 'FAULT: pausing')
-        run = [proc.pid, *_descendants(proc.pid)]
-        assert len(run) >= 2, run  # the data-loader worker
-        if signum == signal.SIGINT:  # Ctrl-C reaches every process of the job
-            os.killpg(proc.pid, signum)
-        else:  # `kill PID`, the OOM killer: the main process alone
-            os.kill(proc.pid, signum)
-        output = _until_exit(proc)
-    finally:
-        proc.kill()
+    # Ctrl-C reaches every process of the job; `kill PID`, the OOM killer: the main one alone
+    send = os.killpg if signum == signal.SIGINT else os.kill
+    run, output = _signal_at_pause(proc, lambda pid: send(pid, signum))
     left = _survivors(run)
     assert not left, f'processes that outlived the run: {left}'
     if signum == signal.SIGKILL:
@@ -383,13 +362,8 @@ def test_save_on_sigterm_saves_after_the_iteration_then_stops(cls_options, load_
         tmp_path, _one_worker(cls_options), '--save-on-sigterm',
         FAULT_PAUSE_AT=3, FAULT_PAUSE_SECONDS=4,
     )  # fmt: skip
-    try:
-        _wait_for(proc, 'FAULT: pausing')
-        run = [proc.pid, *_descendants(proc.pid)]
-        os.killpg(proc.pid, signal.SIGTERM)  # as Slurm does: every process of the job
-        output = _until_exit(proc)
-    finally:
-        proc.kill()
+    # as Slurm does: every process of the job
+    run, output = _signal_at_pause(proc, lambda pid: os.killpg(pid, signal.SIGTERM))
     assert not _survivors(run)
     assert proc.returncode == 143, output[-3000:]
     saved = tmp_path / 'iter_3.pth'  # mid-epoch (epoch 2 of 2-iteration epochs)
@@ -412,14 +386,8 @@ def test_sigterm_ends_testing_and_its_worker(cls_options, reference, reference_d
     proc = _spawn(
         None, None, tool='test.py', args=args + _one_worker(cls_options), FAULT_PAUSE_TEST_AT=1
     )
-    try:
-        _wait_for(proc, 'FAULT: pausing at test step')
-        run = [proc.pid, *_descendants(proc.pid)]
-        assert len(run) >= 2, run
-        os.kill(proc.pid, signal.SIGTERM)
-        output = _until_exit(proc)
-    finally:
-        proc.kill()
+    send = lambda pid: os.kill(pid, signal.SIGTERM)  # noqa: E731
+    run, output = _signal_at_pause(proc, send, 'FAULT: pausing at test step')
     assert not _survivors(run)
     assert proc.returncode == 143, output[-3000:]
     assert output.strip().endswith('error: testing stopped by SIGTERM: nothing was written')
@@ -443,7 +411,7 @@ def test_a_killed_rank_takes_its_dist_train_run_down(cls_options, tmp_path):
     )  # fmt: skip
     try:
         _wait_for(launcher, 'Epoch(train)', count=2)  # the ranks' workers are up
-        run = _descendants(launcher.pid)
+        run = descendants(launcher.pid)
         ranks = [p for p in run if _environ(p).get('RANK') and _ppid(p) == launcher.pid]
         assert len(ranks) == 2 and len(run) >= 4, run  # 2 ranks and their workers
         os.kill(next(p for p in ranks if _environ(p)['RANK'] == '1'), signal.SIGKILL)

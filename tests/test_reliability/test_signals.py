@@ -25,13 +25,7 @@ from smt_mm.config import ConfigCheckError, load_config
 from smt_mm.engine import RunError, SafeCheckpointHook, Stopped, end_workers_with_runner
 from smt_mm.engine.signals import EndWithParent, resume_command
 
-
-def _alive(pid):
-    try:
-        with open(f'/proc/{pid}/stat') as f:
-            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
-    except OSError:
-        return False
+from .processes import alive
 
 
 def test_resume_command_repeats_the_run_with_resume():
@@ -114,13 +108,13 @@ def test_a_data_loader_worker_dies_with_its_parent_and_only_obeys_its_sigterm():
         for signum in (signal.SIGTERM, signal.SIGINT):  # not from the parent: ignored
             os.kill(worker, signum)
         time.sleep(1)
-        assert _alive(worker) and parent.poll() is None
+        assert alive(worker) and parent.poll() is None
         parent.kill()  # SIGKILL: the parent cannot end its worker itself
         parent.wait()
         deadline = time.time() + 10
-        while _alive(worker) and time.time() < deadline:
+        while alive(worker) and time.time() < deadline:
             time.sleep(0.1)
-        assert not _alive(worker), 'the worker outlived its parent'
+        assert not alive(worker), 'the worker outlived its parent'
     finally:
         parent.kill()
         parent.stdout.close()
