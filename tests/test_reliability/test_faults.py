@@ -333,6 +333,13 @@ def _signal_at_pause(proc, send, pause='FAULT: pausing'):
         proc.kill()
 
 
+def _assert_stop_message(output, start, checkpoint):
+    """The run's last line starts with ``start`` and ends with the resume from ``checkpoint``."""
+    last = output.strip().splitlines()[-1]
+    assert last.startswith(start), output[-3000:]
+    assert last.endswith(f' --resume {checkpoint}'), last
+
+
 @pytest.mark.parametrize(
     'signum', [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=lambda s: s.name
 )
@@ -348,12 +355,12 @@ def test_a_signal_ends_training_and_every_process_of_it(cls_options, tmp_path, s
         return
     assert proc.returncode == 128 + signum, output[-3000:]
     checkpoint = tmp_path / 'epoch_1.pth'
-    last = output.strip().splitlines()[-1]
-    assert last.startswith(
+    _assert_stop_message(
+        output,
         f'error: training stopped by {signum.name}; the last intact checkpoint is {checkpoint}: '
-        f'resume with python {REPO_ROOT}/tools/train.py {CLS_TOY} --work-dir {tmp_path} '
-    ), output[-3000:]
-    assert last.endswith(f' --resume {checkpoint}')
+        f'resume with python {REPO_ROOT}/tools/train.py {CLS_TOY} --work-dir {tmp_path} ',
+        checkpoint,
+    )
     assert not (tmp_path / 'train.lock').exists()
 
 
@@ -367,12 +374,12 @@ def test_save_on_sigterm_saves_after_the_iteration_then_stops(cls_options, load_
     assert not _survivors(run)
     assert proc.returncode == 143, output[-3000:]
     saved = tmp_path / 'iter_3.pth'  # mid-epoch (epoch 2 of 2-iteration epochs)
-    last = output.strip().splitlines()[-1]
-    assert last.startswith(
+    _assert_stop_message(
+        output,
         f'error: training stopped by SIGTERM after iteration 3, saved as {saved}; the last '
-        f'intact checkpoint is {saved}: resume with python '
-    ), output[-3000:]
-    assert last.endswith(f' --resume {saved}')
+        f'intact checkpoint is {saved}: resume with python ',
+        saved,
+    )
     assert is_intact_checkpoint(str(saved)) and _last_checkpoint(tmp_path) == str(saved)
     assert safe_torch_load(str(saved))['meta']['iter'] == 3
     # the resume command goes on from there to the end
