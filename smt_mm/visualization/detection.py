@@ -101,6 +101,9 @@ def detection_sheet(
     Returns:
         Sheet: The picture, class legend below, and a caption that says which image it is and
         how it was chosen.
+
+    Raises:
+        ValueError: If ``index`` is None and no test image has an object.
     """
     from mmdet.apis import inference_detector
     from mmdet.registry import DATASETS
@@ -127,6 +130,11 @@ def detection_sheet(
             info, pred, gt = predict(k)
             if len(gt):  # an empty image shows nothing
                 f1s[k], items[k] = detection_f1(pred, gt), (info, pred, gt)
+        if not f1s:
+            raise ValueError(
+                f'none of the {len(dataset)} test images has an object; pass the index of one '
+                'to draw it anyway'
+            )
         index = median_index(f1s)
         info, pred, gt = items[index]
         caption = (

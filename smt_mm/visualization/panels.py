@@ -25,6 +25,7 @@ LABEL_SCALE, LABEL_THICKNESS = 0.6, 1
 PAD, GAP = 6, 8
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (x1, y1 exclusive)
+Label = tuple[str, Box]  # the text and where it is
 
 
 @dataclass
@@ -36,7 +37,7 @@ class Sheet:
         titles (list[str]): The panel titles, left to right.
         panel_size (tuple[int, int]): ``(height, width)`` of one panel, in pixels.
         legend (list[str]): The legend's entries, in order (empty: no legend).
-        labels (list[list[Box]]): Per panel, the label boxes, in panel pixels.
+        labels (list[list[Label]]): Per panel, the labels drawn on objects, in panel pixels.
         caption (str): The text under the panels (empty: none).
     """
 
@@ -44,7 +45,7 @@ class Sheet:
     titles: list[str]
     panel_size: tuple[int, int]
     legend: list[str] = field(default_factory=list)
-    labels: list[list[Box]] = field(default_factory=list)
+    labels: list[list['Label']] = field(default_factory=list)
     caption: str = ''
 
 
@@ -85,9 +86,9 @@ def place_label(
 ) -> Box:
     """Where a label of ``size`` goes: at an object's box, inside the canvas, off other labels.
 
-    Tried in turn: above the object's top-left corner, inside its top edge, below its bottom
-    edge, then lower and lower from the first; each position is shifted into the canvas. The
-    first that covers no ``taken`` box wins (the first of all if none is free).
+    Tried in turn: above the object's top-left corner (where there is room), inside its top
+    edge, below its bottom edge, then lower and lower; each position is shifted into the
+    canvas. The first that covers no ``taken`` box wins (the first of all if none is free).
 
     Args:
         size (tuple[int, int]): ``(width, height)`` of the label.
@@ -101,8 +102,9 @@ def place_label(
     width, height = size
     rows, cols = canvas
     x = min(max(obj[0], 0), max(cols - width, 0))
-    tops = [obj[1] - height, obj[1], obj[3]]
-    tops += [obj[1] - height + k * height for k in range(2, max(rows // max(height, 1), 0) + 2)]
+    above = obj[1] - height
+    tops = ([above] if above >= 0 else []) + [obj[1], obj[3]]
+    tops += [above + k * height for k in range(2, rows // max(height, 1) + 2)]
     candidates = []
     for top in tops:
         y = min(max(top, 0), max(rows - height, 0))
@@ -126,7 +128,7 @@ def draw_label(canvas: np.ndarray, text: str, box: Box, color: Sequence[int]) ->
 
 def draw_objects(
     panel: np.ndarray, boxes: np.ndarray, texts: Sequence[str], colors: Sequence[Sequence[int]]
-) -> list[Box]:
+) -> list[Label]:
     """Outline objects and label each, labels inside the panel and apart where there is room.
 
     Args:
@@ -136,7 +138,7 @@ def draw_objects(
         colors (Sequence): A BGR colour per box.
 
     Returns:
-        list[Box]: The label boxes.
+        list[Label]: The labels' texts and boxes.
     """
     thickness = max(2, panel.shape[0] // 256)
     for box, color in zip(boxes, colors, strict=True):
@@ -149,7 +151,7 @@ def draw_objects(
         label = place_label(size, obj, panel.shape[:2], placed)  # type: ignore[arg-type]
         draw_label(panel, text, label, color)
         placed.append(label)
-    return placed
+    return list(zip(texts, placed, strict=True))
 
 
 def blend(image: np.ndarray, mask: np.ndarray, color: Sequence[int], alpha: float = 0.45) -> None:
@@ -219,7 +221,7 @@ def compose(
     panels: Sequence[tuple[str, np.ndarray]],
     legend: Sequence[tuple[str, Sequence[int]]] = (),
     caption: str = '',
-    labels: Sequence[list[Box]] = (),
+    labels: Sequence[list[Label]] = (),
 ) -> Sheet:
     """Put equally sized panels side by side under their titles, a legend and a caption below.
 
@@ -227,7 +229,7 @@ def compose(
         panels (Sequence[tuple[str, np.ndarray]]): ``(title, BGR image)`` pairs, one size.
         legend (Sequence): ``(name, BGR colour)`` entries; empty: no legend. Defaults to ().
         caption (str): Text under the panels, wrapped. Defaults to ''.
-        labels (Sequence[list[Box]]): The label boxes of each panel, kept in the sheet.
+        labels (Sequence[list[Label]]): The labels of each panel, kept in the sheet.
             Defaults to ().
 
     Returns:
