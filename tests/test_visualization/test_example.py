@@ -3,7 +3,6 @@
 import os.path as osp
 import re
 
-import cv2
 import numpy as np
 import pytest
 from conftest import REPO_ROOT
