@@ -44,7 +44,7 @@ def _save(fig: Figure, out_file: str) -> str:
 MAP_UNITS = {
     'modulator': 'modulator, channel mean\n(multiplies v; signed)',
     'head': 'mean |response|',
-    'attention': 'attention weight\n(sums to 1 over the map)',
+    'attention': 'attention weight\n(sums to 1 over all tokens)',
 }
 
 #: The ERF colour scale: contribution relative to the map's peak, log scale over 3 decades.
@@ -89,7 +89,8 @@ def map_grid_figure(
     rows = fig.subfigures(len(images), 1, squeeze=False)[:, 0]
     for row, (image, labelled) in enumerate(zip(images, maps, strict=True)):
         axes = rows[row].subplots(1, columns, squeeze=False)[0]
-        rows[row].suptitle(titles[row] if titles else f'image {row}', fontsize=12)
+        heading = titles[row] if titles else f'image {row}'
+        rows[row].suptitle(heading, x=0.005, ha='left', fontsize=12, fontweight='bold')
         height, width = image.shape[:2]
         extent = (-0.5, width - 0.5, height - 0.5, -0.5)
         point = points[row] if points else None
@@ -162,7 +163,7 @@ def erf_grid_figure(
     for row, (label, maps) in enumerate(erfs.items()):
         axes = rows[row].subplots(1, columns, squeeze=False)[0]
         heading = f'{label}: {weights[label]}' if weights and label in weights else label
-        rows[row].suptitle(heading, fontsize=12)
+        rows[row].suptitle(heading, x=0.005, ha='left', fontsize=12, fontweight='bold')
         image = None
         for stage, erf in enumerate(maps):
             ax: Axes = axes[stage]
