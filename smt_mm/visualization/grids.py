@@ -74,6 +74,7 @@ def map_grid_figure(
     titles: Sequence[str] | None = None,
     points: Sequence[tuple[float, float] | None] | None = None,
     panel_inches: float = 3.2,
+    heading: str | None = None,
 ) -> Figure:
     """The figure of :func:`draw_map_grid` (see there), not yet written.
 
@@ -86,6 +87,8 @@ def map_grid_figure(
         figsize=(columns * panel_inches * 1.3, len(images) * panel_inches * 1.25),
         dpi=100, layout='constrained',
     )  # fmt: skip
+    if heading:
+        fig.suptitle(heading, fontsize=13)
     rows = fig.subfigures(len(images), 1, squeeze=False)[:, 0]
     for row, (image, labelled) in enumerate(zip(images, maps, strict=True)):
         axes = rows[row].subplots(1, columns, squeeze=False)[0]
@@ -122,6 +125,7 @@ def draw_map_grid(
     titles: Sequence[str] | None = None,
     points: Sequence[tuple[float, float] | None] | None = None,
     panel_inches: float = 3.2,
+    heading: str | None = None,
 ) -> str:
     """One row per image: the image, then each of its maps overlaid as a heat map.
 
@@ -135,11 +139,14 @@ def draw_map_grid(
         points (Sequence, optional): Per image a point ``(y, x)`` in pixels to mark on the
             image and on the maps labelled ``attention`` (the query), or None. Defaults to None.
         panel_inches (float): Size of one panel (100 pixels an inch). Defaults to 3.2.
+        heading (str, optional): The figure's title, e.g. the model and where its weights
+            come from. Defaults to None.
 
     Returns:
         str: ``out_file``.
     """
-    return _save(map_grid_figure(images, maps, titles, points, panel_inches), out_file)
+    figure = map_grid_figure(images, maps, titles, points, panel_inches, heading)
+    return _save(figure, out_file)
 
 
 def erf_grid_figure(

@@ -37,8 +37,13 @@ def test_map_grid_titles_rows_and_colour_bars_with_units():
         'block 0.1 head 3 (9x9)': torch.rand(8, 10),
         'block 2.1 attention': torch.rand(2, 3),
     }
-    fig = map_grid_figure(images, [labelled] * 2, ['a.jpg', 'b.jpg'], [(16, 20), None])
+    heading = f'smt_t: {UNTRAINED}'
+    fig = map_grid_figure(
+        images, [labelled] * 2, ['a.jpg', 'b.jpg'], [(16, 20), None], 3.2, heading
+    )
     headings, titles, bars, boxes, figure_box = _texts(fig)
+    assert fig._suptitle.get_text() == heading
+    boxes.append(fig._suptitle.get_window_extent(fig.canvas.get_renderer()))
     assert [text.get_text() for text in headings] == ['a.jpg', 'b.jpg']
     assert [text.get_text() for text in titles[:4]] == [
         'image\n+ attention query',
