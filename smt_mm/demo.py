@@ -214,7 +214,8 @@ class DemoTask:
         tests (dict[str, bool]): Column title -> TTA, one evaluation of the trained model each.
         rows (Callable[[dict], dict[str, float]]): A record -> the rows of its column.
         digits (int): Decimal places of the table.
-        picture (tuple[str, int, str]): File name, dataset index and layout of the picture.
+        picture (tuple[str, str]): File name and layout of the picture (of the validation
+            image with the median score, see :func:`~smt_mm.visualization.example_sheet`).
     """
 
     generate: Callable[[str], object]
@@ -225,7 +226,7 @@ class DemoTask:
     tests: dict[str, bool]
     rows: Callable[[dict], dict[str, float]]
     digits: int
-    picture: tuple[str, int, str]
+    picture: tuple[str, str]
 
 
 DEMO_TASKS: dict[str, DemoTask] = {
@@ -233,13 +234,12 @@ DEMO_TASKS: dict[str, DemoTask] = {
         generate_coco, 'data/toy_coco', 'work_dirs/demo_det',
         'annotations/instances_val2017.json', 'annotations/instances_val2017.json',
         {'trained': False}, _coco_rows, 3,
-        # index 0 of the toy COCO data has no objects
-        ('val_prediction.jpg', 1, 'left: ground truth, right: prediction'),
+        ('val_prediction.jpg', 'ground truth | prediction; the validation image of median F1'),
     ),
     'segmentation': DemoTask(
         generate_ade20k, 'data/toy_ade20k', 'work_dirs/demo_seg', 'annotations/validation', None,
         {'single-scale': False, 'multi-scale+flip': True}, _iou_rows, 2,
-        ('val_prediction.png', 0, 'image | prediction | ground truth'),
+        ('val_prediction.png', 'image | ground truth | prediction; the image of median mIoU'),
     ),
 }  # fmt: skip
 
@@ -291,9 +291,9 @@ def run_demo(
         records[title] = evaluate_checkpoint(config, checkpoint, test_dir, options, tta)
         test_seconds[title] = round(time.time() - test_start, 1)
 
-    file_name, index, layout = spec.picture
+    file_name, layout = spec.picture
     cfg = load_config(config, options)
-    picture = draw_example(cfg, checkpoint, osp.join(work_dir, file_name), index)
+    picture = draw_example(cfg, checkpoint, osp.join(work_dir, file_name))
     columns = {title: spec.rows(record) for title, record in records.items()}
     summary = dict(
         wall_seconds=round(time.time() - start, 1),

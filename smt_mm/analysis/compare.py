@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from matplotlib.figure import Figure  # no pyplot: no backend or global figure state
+
 from .paper import CLAIMS, Claim, PaperModel
 
 #: Toolbox metric key -> (metafile metric name, factor to points). Test-time-augmented runs get
@@ -244,27 +246,38 @@ def comparison_markdown(rows: Sequence[ResultRow], checks: Sequence[ClaimCheck])
     return '\n'.join(lines) + '\n'
 
 
-def plot_claims(checks: Sequence[ClaimCheck], out_file: str | Path) -> Path:
-    """Draw the claimed and measured SMT-minus-Swin differences as bars into a PNG file."""
-    import matplotlib
+def claims_figure(checks: Sequence[ClaimCheck]) -> Figure:
+    """The chart of :func:`plot_claims`: claimed and measured SMT-minus-Swin bars per claim.
 
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+    A claim without both runs gets no measured bar but the words ``no run`` (a zero bar would
+    read as "measured, no difference").
 
-    positions = range(len(checks))
-    figure, axes = plt.subplots(figsize=(2.2 * max(len(checks), 2), 3.6))
+    Returns:
+        Figure: One axes, titled, with a legend, a labelled y axis and the verdicts as x labels.
+    """
+    figure = Figure(figsize=(2.2 * max(len(checks), 2), 3.8), dpi=120, layout='constrained')
+    axes = figure.subplots()
+    positions = list(range(len(checks)))
     axes.bar([p - 0.2 for p in positions], [c.claim.delta for c in checks], 0.4, label='paper')
-    axes.bar([p + 0.2 for p in positions], [c.delta or 0.0 for c in checks], 0.4, label='ours')
+    measured = [(p, c.delta) for p, c in zip(positions, checks, strict=True) if c.delta is not None]
+    axes.bar([p + 0.2 for p, _ in measured], [d for _, d in measured], 0.4, label='ours')
+    for p, check in zip(positions, checks, strict=True):
+        if check.delta is None:
+            axes.text(p + 0.2, 0, 'no run', rotation=90, ha='center', va='bottom', fontsize=7)
     axes.axhline(0, color='black', linewidth=0.8)
-    axes.set_xticks(list(positions))
+    axes.set_xticks(positions)
     axes.set_xticklabels(
         [f'{c.claim.title.split(":")[0]}\n{c.verdict}' for c in checks], fontsize=7
     )
     axes.set_ylabel('SMT - Swin (points)')
+    axes.set_title('SMT minus Swin: claimed in the paper and measured in your runs', fontsize=9)
     axes.legend()
-    figure.tight_layout()
+    return figure
+
+
+def plot_claims(checks: Sequence[ClaimCheck], out_file: str | Path) -> Path:
+    """Draw the claimed and measured SMT-minus-Swin differences as bars into a PNG file."""
     out_path = Path(out_file)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(out_path, dpi=120)
-    plt.close(figure)
+    claims_figure(checks).savefig(out_path)
     return out_path

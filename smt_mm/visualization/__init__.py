@@ -1,6 +1,6 @@
 """Pictures of predictions for the demos; what SMT computes inside; effective receptive fields."""
 
-from .example import draw_example
+from .example import draw_example, example_sheet
 from .modulation import ModulationRecorder
 from .receptive_field import contribution_areas, effective_receptive_field
 from .segmentation import colorize
@@ -11,4 +11,5 @@ __all__ = [
     'contribution_areas',
     'draw_example',
     'effective_receptive_field',
+    'example_sheet',
 ]

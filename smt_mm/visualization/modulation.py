@@ -260,6 +260,7 @@ def draw_modulation(
     out_file: str,
     size: tuple[int, int] | None = None,
     query: tuple[int, int] | None = None,
+    heading: str | None = None,
     **recorder_options: Any,
 ) -> str:
     """Record the maps of each image with :class:`ModulationRecorder` and draw them in a grid.
@@ -272,6 +273,8 @@ def draw_modulation(
             their sizes. Defaults to None.
         query (tuple[int, int], optional): The attention query ``(y, x)`` in pixels of the
             (resized) image; None: its centre. Defaults to None.
+        heading (str, optional): The picture's title, e.g. the model and where its weights
+            come from. Defaults to None.
         **recorder_options: ``modulators``, ``heads``, ``attention``, ``attention_per_head``
             of :class:`ModulationRecorder`.
 
@@ -301,4 +304,4 @@ def draw_modulation(
         images.append(image)
         points.append(point if recorder.attention else None)
     titles = [os.path.basename(path) for path in image_files]
-    return draw_map_grid(images, maps, out_file, titles, points)
+    return draw_map_grid(images, maps, out_file, titles, points, heading=heading)

@@ -10,7 +10,9 @@ numbers: the fewest input pixels that hold a given share (e.g. 20 / 50 / 90 %) o
 contribution.
 """
 
-from collections.abc import Iterable, Iterator, Sequence
+import os.path as osp
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,6 +22,73 @@ from ..models.backbones.smt import SMT
 
 #: The shares of the total contribution reported by default.
 FRACTIONS: tuple[float, ...] = (0.2, 0.5, 0.9)
+
+#: How a model without trained weights is marked in tables, JSON reports and pictures.
+UNTRAINED = 'untrained (random init)'
+
+
+def _pretrained_files(node: Any) -> list[str]:
+    """The ``checkpoint`` of every ``init_cfg`` of type ``Pretrained`` in a config tree."""
+    found = []
+    if isinstance(node, Mapping):
+        if node.get('type') == 'Pretrained' and node.get('checkpoint'):
+            found.append(str(node['checkpoint']))
+        for value in node.values():
+            found += _pretrained_files(value)
+    elif isinstance(node, list | tuple):
+        for value in node:
+            found += _pretrained_files(value)
+    return found
+
+
+def weights_source(model_cfg: Mapping, checkpoint: str | None) -> str:
+    """Where a model's weights come from, in words for a table or a picture.
+
+    Args:
+        model_cfg (Mapping): The config's ``model``.
+        checkpoint (str, optional): The checkpoint loaded into it, or None.
+
+    Returns:
+        str: ``'checkpoint <file name>'``; without one ``'init_cfg Pretrained <file name>'``
+        when the config loads pretrained weights itself; else :data:`UNTRAINED`.
+    """
+    if checkpoint:
+        return f'checkpoint {osp.basename(checkpoint)}'
+    pretrained = _pretrained_files(model_cfg)
+    if pretrained:
+        return f'init_cfg Pretrained {osp.basename(pretrained[0])}'
+    return UNTRAINED
+
+
+def check_comparable(sources: Mapping[str, str], allow_untrained: bool = False) -> None:
+    """Refuse to compare trained models with untrained ones unless asked to.
+
+    Args:
+        sources (Mapping[str, str]): Model label -> :func:`weights_source`; the first model
+            is the one measured, the others are compared with it.
+        allow_untrained (bool): Compare anyway (the untrained side is marked
+            :data:`UNTRAINED` wherever it is shown). Defaults to False.
+
+    Raises:
+        ValueError: If some models are trained and others are not, and ``allow_untrained``
+            is False; the message names them and the options that resolve it.
+    """
+    untrained = [label for label, source in sources.items() if source == UNTRAINED]
+    if allow_untrained or not untrained or len(untrained) == len(sources):
+        return
+    first = next(iter(sources))
+    fix = (
+        'pass its checkpoint after the config (CONFIG CHECKPOINT)'
+        if untrained == [first]
+        else 'pass its checkpoint as --compare CONFIG CHECKPOINT'
+    )
+    raise ValueError(
+        f'{", ".join(untrained)} would run {UNTRAINED}: no checkpoint, and its config loads no '
+        f'pretrained weights, while {", ".join(k for k in sources if k not in untrained)} is '
+        f'trained; that compares training, not architectures. {fix[0].upper()}{fix[1:]}, or '
+        'add --allow-untrained to compare with random weights on purpose (then marked '
+        f'{UNTRAINED!r} in the printed table, erf.json and erf.png).'
+    )
 
 
 def _stage_outputs(outputs: object) -> list[Tensor]:

@@ -198,3 +198,18 @@ def test_missing_or_foreign_inputs_fail_clearly(tmp_path):
     (tmp_path / 'eval_1.json').write_text('{"coco/bbox_mAP": 0.4}')
     with pytest.raises(ValueError, match='missing'):
         compare.find_eval_records([tmp_path])
+
+
+def test_claims_chart_draws_no_measured_bar_for_a_claim_without_runs():
+    done = compare.ClaimCheck(CLAIMS[0], smt=48.0, baseline=46.0, tolerance=0.5)
+    missing = compare.ClaimCheck(CLAIMS[1], None, 46.0, 0.5, (CLAIMS[1].smt,))
+    figure = compare.claims_figure([done, missing])
+    (axes,) = figure.axes
+    paper, ours = axes.containers
+    assert len(paper) == 2 and [bar.get_height() for bar in ours] == [pytest.approx(2.0)]
+    assert 'no run' in [text.get_text() for text in axes.texts]
+    assert axes.get_title() and axes.get_ylabel() == 'SMT - Swin (points)'
+    assert [t.get_text() for t in axes.get_legend().get_texts()] == ['paper', 'ours']
+    assert [t.get_text().split('\n')[1] for t in axes.get_xticklabels()] == [
+        done.verdict, 'incomplete'
+    ]  # fmt: skip

@@ -11,6 +11,7 @@ from smt_reference import RefSMT
 
 from smt_mm.demo import save_initial_checkpoint
 from smt_mm.toydata import generate_coco
+from smt_mm.visualization.receptive_field import UNTRAINED
 
 DET = osp.join(REPO_ROOT, 'configs/detection/mask_rcnn_smt_t_toy.py')
 SWIN = osp.join(REPO_ROOT, 'configs/detection/mask_rcnn_swin_t_toy.py')
@@ -73,12 +74,13 @@ def test_receptive_field_compares_smt_and_swin(load_tool, toy, tmp_path, capsys)
     tool = load_tool('tools/analysis/receptive_field.py')
     report = tool.main([
         DET, toy['checkpoint'], '--images', toy['images'], '--num', '1', '--size', '64x64',
-        '--out-dir', str(tmp_path), '--compare', SWIN,
+        '--out-dir', str(tmp_path), '--compare', SWIN, '--allow-untrained',
     ])  # fmt: skip
     with open(tmp_path / 'erf.json') as f:
         assert json.load(f) == report
     smt, swin = report['models']['mask_rcnn_smt_t_toy'], report['models']['mask_rcnn_swin_t_toy']
     assert smt['checkpoint'] == toy['checkpoint'] and swin['checkpoint'] is None
+    assert smt['weights'] == 'checkpoint det.pth' and swin['weights'] == UNTRAINED
     for model in (smt, swin):
         assert [s['stage'] for s in model['stages']] == [0, 1, 2, 3]
         for stage in model['stages']:
@@ -87,7 +89,19 @@ def test_receptive_field_compares_smt_and_swin(load_tool, toy, tmp_path, capsys)
             assert 0 < stage['areas']['90%']['ratio'] <= 1
     assert cv2.imread(report['picture']).shape[0] > 100
     out = capsys.readouterr().out
-    assert 'mask_rcnn_swin_t_toy         stage 3: ' in out
+    assert f'mask_rcnn_swin_t_toy: {UNTRAINED}\nmask_rcnn_swin_t_toy         stage 0: ' in out
+
+
+def test_receptive_field_refuses_trained_against_untrained(load_tool, toy, tmp_path):
+    # before any model is built or image read (check_comparable's own test has the other case)
+    tool = load_tool('tools/analysis/receptive_field.py')
+    message = r'untrained \(random init\).*--compare CONFIG CHECKPOINT.*--allow-untrained'
+    with pytest.raises(SystemExit, match=message):
+        tool.main([
+            DET, toy['checkpoint'], '--compare', SWIN, '--images', 'missing/', '--out-dir',
+            str(tmp_path),
+        ])  # fmt: skip
+    assert not (tmp_path / 'erf.png').exists()
 
 
 def test_receptive_field_refuses_a_checkpoint_of_another_model(load_tool, toy, tmp_path):

@@ -1,8 +1,8 @@
 """The demo pictures: a label map painted with a palette, and one test image of a toy config."""
 
 import os.path as osp
+import re
 
-import cv2
 import numpy as np
 import pytest
 from conftest import REPO_ROOT
@@ -11,7 +11,8 @@ from mmengine.config import Config
 from smt_mm.config import load_config
 from smt_mm.demo import save_initial_checkpoint, toy_data_options
 from smt_mm.toydata import generate_ade20k, generate_coco
-from smt_mm.visualization import colorize, draw_example
+from smt_mm.visualization import colorize, draw_example, example_sheet
+from smt_mm.visualization.panels import MIN_PANEL
 
 
 def test_colorize_paints_classes_and_leaves_ignored_and_unknown_values_white():
@@ -32,24 +33,36 @@ def _untrained(config, data_root, ann_file, tmp_path):
 
 
 @pytest.mark.parametrize(
-    'task,config,generate,ann_file,panels',
+    'task,config,generate,ann_file,titles,classes',
     [
         ('coco', 'detection/mask_rcnn_smt_t_toy.py', generate_coco,
-         'annotations/instances_val2017.json', 2),  # ground truth | prediction
-        ('ade20k', 'segmentation/upernet_smt_t_toy.py', generate_ade20k, None, 3),
+         'annotations/instances_val2017.json', ['ground truth', 'prediction (score >= 0.30)'],
+         ['circle', 'rectangle', 'triangle', 'star']),
+        ('ade20k', 'segmentation/upernet_smt_t_toy.py', generate_ade20k, None,
+         ['image', 'ground truth', 'prediction'],
+         ['background', 'circle', 'rectangle', 'triangle', 'star']),
     ],
 )  # fmt: skip
-def test_draw_example_writes_the_panels_of_one_test_image(
-    tmp_path, task, config, generate, ann_file, panels
+def test_example_sheet_explains_the_median_test_image(
+    tmp_path, task, config, generate, ann_file, titles, classes
 ):
     data_root = str(tmp_path / task)
-    generate(data_root, num_train=1, num_val=1)
+    generate(data_root, num_train=1, num_val=3)  # toy COCO image 0 has no objects
     cfg, checkpoint = _untrained(config, data_root, ann_file, tmp_path)
-    out_file = str(tmp_path / 'pictures' / 'example.png')
-    assert draw_example(cfg, checkpoint, out_file) == out_file
-    picture = cv2.imread(out_file)
-    assert picture.shape == (128, panels * 128, 3)
-    assert picture.std() > 0  # a drawing, not a blank canvas
+    sheet = example_sheet(cfg, checkpoint)
+    assert sheet.titles == titles and sheet.legend[: len(classes)] == classes
+    assert min(sheet.panel_size) >= MIN_PANEL  # 128 px toy images, enlarged
+    texts = [text for labels in sheet.labels for text, _ in labels]
+    for _, (x0, y0, x1, y1) in [label for labels in sheet.labels for label in labels]:
+        assert 0 <= x0 < x1 <= 512 and 0 <= y0 < y1 <= 512
+    # the untrained detector's scores, as fractions ("0.31", never "31.0"); class names alone
+    # on the ground truth
+    assert all(re.fullmatch(r'[a-z]+( 0\.\d\d)?', text) for text in texts), texts
+    assert re.match(
+        r'\d{6}\.jpg: (F1 \d\.\d\d|mIoU [\d.]+%).*the median of the [23] ', sheet.caption
+    )
+    height, width = sheet.image.shape[:2]  # draw_example writes it (the demos' tests read it)
+    assert width == len(titles) * 512 + (len(titles) - 1) * 8 and height > 512
 
 
 def test_draw_example_refuses_other_toolboxes(tmp_path):

@@ -6,7 +6,13 @@ import torch
 from torch import nn
 
 from smt_mm.models.backbones import SMT
-from smt_mm.visualization.receptive_field import contribution_areas, effective_receptive_field
+from smt_mm.visualization.receptive_field import (
+    UNTRAINED,
+    check_comparable,
+    contribution_areas,
+    effective_receptive_field,
+    weights_source,
+)
 
 
 class UnitConvs(nn.Module):
@@ -88,3 +94,26 @@ def test_contribution_areas_refuse_empty_maps_and_bad_shares():
         contribution_areas(np.zeros((3, 3)))
     with pytest.raises(ValueError, match=r'shares must be in \(0, 1\], got 1.5'):
         contribution_areas(np.ones((3, 3)), (1.5,))
+
+
+def test_weights_source_tells_trained_pretrained_and_untrained_apart():
+    model = dict(type='MaskRCNN', backbone=dict(type='SMT', init_cfg=None))
+    assert weights_source(model, 'work_dirs/x/iter_400.pth') == 'checkpoint iter_400.pth'
+    assert weights_source(model, None) == UNTRAINED
+    pretrained = dict(
+        model, backbone=dict(init_cfg=[dict(type='Pretrained', checkpoint='a/b.pth')])
+    )
+    assert weights_source(pretrained, None) == 'init_cfg Pretrained b.pth'
+
+
+def test_check_comparable_refuses_trained_against_untrained_unless_asked():
+    trained, untrained = 'checkpoint smt.pth', UNTRAINED
+    check_comparable({'smt': trained, 'swin': trained})
+    check_comparable({'smt': untrained, 'swin': untrained})  # architectures at random init
+    check_comparable({'smt': trained, 'swin': untrained}, allow_untrained=True)
+    with pytest.raises(
+        ValueError, match=r'swin would run untrained .* --compare CONFIG CHECKPOINT'
+    ):
+        check_comparable({'smt': trained, 'swin': untrained})
+    with pytest.raises(ValueError, match=r'smt would .*after the config .*--allow-untrained'):
+        check_comparable({'smt': untrained, 'swin': trained})

@@ -17,6 +17,7 @@ from smt_mm.apis import build_model
 from smt_mm.apis.command_line import add_model_arguments, exit_on_user_error, parse_size
 from smt_mm.visualization.images import list_images
 from smt_mm.visualization.modulation import AUTO, draw_modulation
+from smt_mm.visualization.receptive_field import weights_source
 
 CHECKPOINT_SUFFIXES = ('.pth', '.pt', '.ckpt')
 
@@ -79,8 +80,11 @@ def main(argv: list[str] | None = None) -> str:
         images = list_images(args.images)[: args.num]
         model = build_model(args.config, args.checkpoint, args.cfg_options)
         blocks = None if args.blocks == ['none'] else args.blocks
+        name = osp.splitext(osp.basename(args.config))[0]
+        heading = f'{name}: {weights_source(model.cfg.model, args.checkpoint)}'
         out_file = draw_modulation(
             model, images, osp.join(args.out_dir, 'modulation.png'), args.size, args.query,
+            heading,
             modulators=blocks, heads=args.heads_block, attention=args.attention_block,
             attention_per_head=args.per_head_attention,
         )  # fmt: skip
