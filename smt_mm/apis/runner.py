@@ -234,7 +234,9 @@ def train_model(cfg: Config) -> Runner:
     Returns:
         Runner: The runner after training (its ``model`` holds the trained weights).
 
-    The run also checks its training data (:class:`~smt_mm.engine.TrainDataCheckHook`).
+    The run also checks its training data (:class:`~smt_mm.engine.TrainDataCheckHook`) and
+    seeds its random generators from the seed and the iteration, so that a resumed run trains
+    on exactly what the uninterrupted one would have (:class:`~smt_mm.engine.ExactResumeHook`).
 
     Raises:
         ConfigPathError: If a checkpoint or dataset path of the config does not exist.
@@ -242,6 +244,7 @@ def train_model(cfg: Config) -> Runner:
             or a label map holds values outside the classes.
     """
     _add_hook(cfg, 'TrainDataCheckHook')
+    _add_hook(cfg, 'ExactResumeHook')
     runner = _checked_runner(cfg, 'train')
     try:
         runner.train()
