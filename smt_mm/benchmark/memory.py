@@ -157,18 +157,31 @@ def read_samples(path: str) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def measure_training_memory(cfg: Config, out_file: str, interval: int = 10) -> list[dict]:
-    """Train a loaded config in this process and sample its memory.
+def measure_training_memory(
+    cfg: Config, out_file: str, iters: int = 1000, interval: int = 10
+) -> list[dict]:
+    """Train a loaded config for ``iters`` iterations in this process and sample its memory.
+
+    The run is iteration-based whatever the config says (an epoch-based config's data loader
+    is cycled; its epoch-based schedules step once, at the end), so that every config is
+    measured over the same number of iterations, and it does not validate (mmengine would at
+    the last iteration): the curve is the training's.
 
     Args:
-        cfg (Config): The config from :func:`~smt_mm.config.load_config` (schedule, data and
-            work dir already set), changed in place: the sampling hook is added.
+        cfg (Config): The config from :func:`~smt_mm.config.load_config` (data and work dir
+            set), changed in place: the training loop, validation (none) and the sampling
+            hook are set.
         out_file (str): The JSON-lines file of the samples.
+        iters (int): Training iterations. Defaults to 1000.
         interval (int): Iterations between samples. Defaults to 10.
 
     Returns:
         list[dict]: The samples (see :class:`MemorySamplingHook`).
     """
+    if iters < 1:
+        raise ValueError(f'iters must be >= 1, got {iters}')
+    cfg.train_cfg = ConfigDict(type='IterBasedTrainLoop', max_iters=iters, val_interval=iters)
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     hooks = list(cfg.get('custom_hooks') or [])
     hooks.append(ConfigDict(type='MemorySamplingHook', out_file=out_file, interval=interval))
     cfg.custom_hooks = hooks
@@ -181,6 +194,10 @@ def _slope(iters: np.ndarray, values: np.ndarray) -> float | None:
     if len(iters) < 2 or np.ptp(iters) == 0:
         return None
     return float(np.polyfit(iters, values, 1)[0] * 100)
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
 
 
 def summarize_memory(samples: list[dict]) -> dict:
@@ -214,8 +231,8 @@ def summarize_memory(samples: list[dict]) -> dict:
             start=round(float(values[0]), 1),
             end=round(float(values[-1]), 1),
             peak=round(float(values.max()), 1),
-            first_half_mb_per_100_iters=_slope(iters[first], values[first]),
-            second_half_mb_per_100_iters=_slope(iters[second], values[second]),
+            first_half_mb_per_100_iters=_rounded(_slope(iters[first], values[first])),
+            second_half_mb_per_100_iters=_rounded(_slope(iters[second], values[second])),
         )
     return summary
 

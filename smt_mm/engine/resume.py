@@ -18,12 +18,14 @@ in between (validation, a restart). Nothing is stored in the checkpoint: the see
 there (``meta.seed``). See docs/train_test.md ("Exact resume") for what stays out of reach.
 """
 
+import logging
 import random
 from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
 from mmengine.hooks import Hook
+from mmengine.logging import print_log
 from mmengine.registry import HOOKS
 
 #: What a seed is derived for: the points of a run where every generator is seeded again.
@@ -53,6 +55,37 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)  # also seeds every CUDA device (lazily when CUDA is not started)
+
+
+def inexact_resume_reasons(loop: object, done_iters: int) -> list[str]:
+    """Why resuming an epoch-based loop after ``done_iters`` iterations cannot be exact.
+
+    Iteration-based loops (those with a ``dataloader_iterator``) and fresh runs have none.
+
+    Args:
+        loop (object): The runner's training loop (its ``dataloader``).
+        done_iters (int): The iterations the resumed checkpoint had done.
+
+    Returns:
+        list[str]: One sentence per reason, empty when the resume is exact.
+    """
+    loader = getattr(loop, 'dataloader', None)
+    if done_iters == 0 or hasattr(loop, 'dataloader_iterator') or loader is None:
+        return []
+    reasons = []
+    if len(loader) and done_iters % len(loader):
+        reasons.append(
+            f'the checkpoint was saved inside an epoch (iteration {done_iters}, '
+            f'{len(loader)} per epoch): mmengine restarts the epoch from its first batch, '
+            'which is trained again; save epoch-based runs at epoch ends'
+        )
+    if getattr(loader, 'persistent_workers', False) and getattr(loader, 'num_workers', 0):
+        reasons.append(
+            'persistent data-loader workers keep their random state from epoch to epoch, '
+            'but resumed ones start afresh: the augmentations differ from an uninterrupted '
+            'run; set train_dataloader.persistent_workers=False for an exact resume'
+        )
+    return reasons
 
 
 class _SeededBatches:
@@ -89,8 +122,13 @@ class ExactResumeHook(Hook):
     priority = 'VERY_HIGH'  # before any hook that draws a random number
 
     def before_train(self, runner: object) -> None:
-        """Reseed before each batch of an iteration-based loop (``dataloader_iterator``)."""
+        """Reseed before each batch of an iteration-based loop (``dataloader_iterator``).
+
+        A resumed epoch-based run also logs a warning for each :func:`inexact_resume_reasons`.
+        """
         loop = runner.train_loop  # type: ignore[attr-defined]
+        for reason in inexact_resume_reasons(loop, runner.iter):  # type: ignore[attr-defined]
+            print_log(f'resume not exact: {reason}', logger='current', level=logging.WARNING)
         batches = getattr(loop, 'dataloader_iterator', None)
         if batches is not None and not isinstance(batches, _SeededBatches):
             loop.dataloader_iterator = _SeededBatches(
@@ -101,9 +139,7 @@ class ExactResumeHook(Hook):
         """Reseed before the epoch (its first batch is fetched after this hook)."""
         self._reseed(runner, EPOCH, runner.epoch)  # type: ignore[attr-defined]
 
-    def before_train_iter(
-        self, runner: object, batch_idx: int, data_batch: object = None
-    ) -> None:
+    def before_train_iter(self, runner: object, batch_idx: int, data_batch: object = None) -> None:
         """Reseed before the forward and backward pass of an iteration."""
         self._reseed(runner, ITERATION, runner.iter)  # type: ignore[attr-defined]
 

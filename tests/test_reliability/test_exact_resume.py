@@ -23,11 +23,19 @@ from conftest import REPO_ROOT
 
 from smt_mm.demo import toy_data_options
 from smt_mm.engine import ExactResumeHook
-from smt_mm.engine.resume import BATCH, ITERATION, derive_seed, seed_everything
+from smt_mm.engine.resume import (
+    BATCH,
+    ITERATION,
+    derive_seed,
+    inexact_resume_reasons,
+    seed_everything,
+)
 from smt_mm.toydata import generate_ade20k, generate_coco
 
 MAX_ITERS, STOP_AT = 6, 3
-DEPTH_1 = 'dict(embed_dims=(16, 32, 48, 64), depths=(1, 1, 1, 1), mlp_ratios=(2, 2, 2, 2), head_conv=3)'
+DEPTH_1 = (
+    'dict(embed_dims=(16, 32, 48, 64), depths=(1, 1, 1, 1), mlp_ratios=(2, 2, 2, 2), head_conv=3)'
+)
 #: The toy config, its depth-1 model and its loader; the run checkpoints at STOP_AT.
 CONFIG = """_base_ = [{base!r}]
 model = dict(
@@ -49,8 +57,7 @@ TASKS = {
     ),
     'segmentation': dict(
         base='configs/segmentation/upernet_smt_t_toy.py',
-        heads='decode_head=dict(in_channels=[16, 32, 48, 64]), '
-        'auxiliary_head=dict(in_channels=48)',
+        heads='decode_head=dict(in_channels=[16, 32, 48, 64]), auxiliary_head=dict(in_channels=48)',
         workers=0,
     ),
 }
@@ -159,3 +166,26 @@ def test_the_hook_reseeds_before_each_batch_of_an_iteration_loop():
     assert _draws() == fetched[2]
     assert derive_seed(3, BATCH, 2) != derive_seed(3, ITERATION, 2)
     assert 0 <= derive_seed(-1, ITERATION, 0) < 2**63
+
+
+class _EpochLoop:
+    """An epoch-based loop: a data loader, no ``dataloader_iterator``."""
+
+    def __init__(self, persistent_workers, num_workers=1, batches=4):
+        self.dataloader = type(
+            'Loader',
+            (),
+            dict(persistent_workers=persistent_workers, num_workers=num_workers,
+                 __len__=lambda self: batches),
+        )()  # fmt: skip
+
+
+def test_an_epoch_loop_names_what_keeps_its_resume_from_being_exact():
+    assert inexact_resume_reasons(_EpochLoop(False), 8) == []  # at an epoch end, no persistence
+    assert inexact_resume_reasons(_EpochLoop(True), 0) == []  # not resumed
+    assert inexact_resume_reasons(_Runner(0, batches=iter([])).train_loop, 5) == []
+    (inside,) = inexact_resume_reasons(_EpochLoop(False), 6)
+    assert 'inside an epoch (iteration 6, 4 per epoch)' in inside
+    (persistent,) = inexact_resume_reasons(_EpochLoop(True), 8)
+    assert 'persistent_workers=False' in persistent
+    assert inexact_resume_reasons(_EpochLoop(True, num_workers=0), 8) == []

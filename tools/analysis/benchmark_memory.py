@@ -1,9 +1,10 @@
 """Measure the memory of a training run over its iterations: the training process and its workers.
 
-Trains CONFIG in this process for --iters iterations (validation off; the config's learning-rate
-schedule, which stays at its last rate past its end) and samples the RSS of the process and of each data-loader worker every
---interval iterations. Writes <out-dir>/memory_samples.jsonl, memory_summary.json (growth per
-100 iterations over each half of the run) and the curve (--plot, default <out-dir>/memory.png).
+Trains CONFIG in this process for --iters iterations (an iteration-based loop without validation;
+the config's learning-rate schedule, which stays at its last rate past its end) and samples the RSS of the process and of
+each data-loader worker every --interval iterations. Writes <out-dir>/memory_samples.jsonl,
+memory_summary.json (growth per 100 iterations over each half of the run) and the curve (--plot,
+default <out-dir>/memory.png).
 
 Example:
     python tools/toy_data.py coco data/toy_coco
@@ -22,7 +23,6 @@ import time
 from smt_mm.apis.command_line import add_model_arguments
 from smt_mm.benchmark import memory
 from smt_mm.config import load_config
-from smt_mm.demo import NO_VALIDATION
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -30,10 +30,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     add_model_arguments(parser, checkpoint='none')
     parser.add_argument('--iters', type=int, default=1000, help='training iterations')
     parser.add_argument('--interval', type=int, default=10, help='iterations between samples')
-    parser.add_argument('--work-dir', help='the run\'s work dir (default: <out-dir>/train)')
+    parser.add_argument('--work-dir', help="the run's work dir (default: <out-dir>/train)")
     parser.add_argument('--out-dir', default='work_dirs/benchmark_memory')
     parser.add_argument('--plot', help='the picture (default: <out-dir>/memory.png)')
-    parser.add_argument('--title', help='the picture\'s title (default: the config and iters)')
+    parser.add_argument('--title', help="the picture's title (default: the config and iters)")
     args = parser.parse_args(argv)
     if args.iters < 1 or args.interval < 1:
         parser.error('--iters and --interval must be >= 1')
@@ -44,11 +44,10 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     work_dir = args.work_dir or osp.join(args.out_dir, 'train')
-    options = {**NO_VALIDATION, 'train_cfg.max_iters': args.iters, **(args.cfg_options or {})}
-    cfg = load_config(args.config, options, work_dir)
+    cfg = load_config(args.config, args.cfg_options, work_dir)
     samples_file = osp.join(args.out_dir, 'memory_samples.jsonl')
     started = time.strftime('%Y-%m-%d %H:%M:%S %Z')
-    samples = memory.measure_training_memory(cfg, samples_file, args.interval)
+    samples = memory.measure_training_memory(cfg, samples_file, args.iters, args.interval)
     summary = dict(
         command='python tools/analysis/benchmark_memory.py ' + ' '.join(argv),
         started=started,
