@@ -1,10 +1,10 @@
 """Measure the memory of a training run over its iterations: the training process and its workers.
 
-Trains CONFIG in this process for --iters iterations (an iteration-based loop without validation;
-the config's learning-rate schedule, which stays at its last rate past its end) and samples the RSS of the process and of
-each data-loader worker every --interval iterations. Writes <out-dir>/memory_samples.jsonl,
-memory_summary.json (growth per 100 iterations over each half of the run) and the curve (--plot,
-default <out-dir>/memory.png).
+Trains CONFIG in this process for --iters iterations (an iteration-based loop without
+validation; the config's learning-rate schedule, which stays at its last rate past its end) and
+samples the RSS of the process and of each data-loader worker every --interval iterations.
+Writes <out-dir>/memory_samples.jsonl, memory_summary.json (growth per 100 iterations over each
+half of the run) and the curve (--plot, default <out-dir>/memory.png).
 
 Example:
     python tools/toy_data.py coco data/toy_coco
