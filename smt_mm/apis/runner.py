@@ -262,7 +262,9 @@ def train_model(cfg: Config, strict: bool = True) -> Runner:
     Returns:
         Runner: The runner after training (its ``model`` holds the trained weights).
 
-    The run also checks its training data (:class:`~smt_mm.engine.TrainDataCheckHook`).
+    The run also checks its training data (:class:`~smt_mm.engine.TrainDataCheckHook`) and
+    seeds its random generators from the seed and the iteration, so that a resumed run trains
+    on exactly what the uninterrupted one would have (:class:`~smt_mm.engine.ExactResumeHook`).
 
     Raises:
         ConfigPathError: If a checkpoint or dataset path of the config does not exist.
@@ -275,6 +277,7 @@ def train_model(cfg: Config, strict: bool = True) -> Runner:
             names the last intact checkpoint and the command that resumes from it.
     """
     _add_hook(cfg, 'TrainDataCheckHook')
+    _add_hook(cfg, 'ExactResumeHook')
     if cfg.get('load_from') and (cfg.get('resume') or strict):
         _add_hook(cfg, 'SMTCheckpointHook', **_checkpoint_hook_args(cfg))
     with stop_on_signals('training', cfg.work_dir, cfg.launcher):

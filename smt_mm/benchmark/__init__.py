@@ -4,7 +4,8 @@
 :mod:`.measure` times every case in a fresh process and divides each model's numbers by its
 baseline's, :mod:`.report` writes the machine, the JSON and the Markdown tables.
 :mod:`.onnx_runtime` times an exported ONNX file against PyTorch the same way (import it
-directly: it needs the ``deploy`` extra to run).
+directly: it needs the ``deploy`` extra to run). :mod:`.memory` follows the memory of a training
+run over its iterations (import it directly: it registers its sampling hook).
 """
 
 from .cases import BACKBONES, DEFAULT_PAIRS, DEFAULT_SIZES, BenchmarkCase, CaseModel, make_cases

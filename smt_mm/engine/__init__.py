@@ -15,11 +15,13 @@ from .hooks import (
     unwrap_model,
 )
 from .image_loading import CheckedLoadImageFromFile, ImageReadError, install_checked_image_loading
+from .resume import ExactResumeHook
 from .signals import Stopped, end_with_parent, end_workers_with_runner, stop_on_signals
 from .workdir import WorkDirLock, find_resume_checkpoint, is_intact_checkpoint
 
 __all__ = [
     'CheckedLoadImageFromFile',
+    'ExactResumeHook',
     'ImageReadError',
     'RunError',
     'SMTCheckpointHook',
