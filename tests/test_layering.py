@@ -18,7 +18,7 @@ PACKAGE_ROOT = Path(REPO_ROOT) / 'smt_mm'
 LAYERS = {
     'utils': 0, 'toydata': 0, 'version': 0,
     'models': 1,
-    'engine': 2, 'evaluation': 2, 'config': 2,
+    'engine': 2, 'datasets': 2, 'evaluation': 2, 'config': 2,
     'apis': 3,
     'visualization': 4, 'deployment': 4, 'analysis': 4,
     'benchmark': 5, 'demo': 5,

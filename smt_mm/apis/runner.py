@@ -36,16 +36,16 @@ from ..config import (
     enable_visualization,
     get_scope,
 )
+from ..datasets import check_num_classes
 from ..engine import (
     RunError,
     WorkDirLock,
-    check_num_classes,
     end_workers_with_runner,
     find_resume_checkpoint,
     stop_on_signals,
-    unwrap_model,
 )
 from ..engine.workdir import describe_resume_search
+from ..utils.models import unwrap_model
 
 #: Seconds a distributed collective waits for the other ranks before the run fails
 #: (``env_cfg.dist_cfg.timeout`` overrides it; torch's default for gloo is 30 minutes).
@@ -262,7 +262,7 @@ def train_model(cfg: Config, strict: bool = True) -> Runner:
     Returns:
         Runner: The runner after training (its ``model`` holds the trained weights).
 
-    The run also checks its training data (:class:`~smt_mm.engine.TrainDataCheckHook`) and
+    The run also checks its training data (:class:`~smt_mm.datasets.TrainDataCheckHook`) and
     seeds its random generators from the seed and the iteration, so that a resumed run trains
     on exactly what the uninterrupted one would have (:class:`~smt_mm.engine.ExactResumeHook`).
 

@@ -8,11 +8,11 @@ keeps its arguments and behaviour otherwise, and
   into place (atomic on POSIX), updates ``last_checkpoint`` the same way and deletes the
   outdated checkpoints last: a kill, a full disk or any error mid-save leaves the previous
   checkpoints and ``last_checkpoint`` as they were;
-* stops training with :class:`~smt_mm.engine.errors.RunError` when the loss is NaN or infinite
+* stops training with :class:`~smt_mm.engine.RunError` when the loss is NaN or infinite
   (on any rank), before that iteration's weights are saved, naming the iteration and the last
   good checkpoint;
 * locks the work dir for the run (:class:`~smt_mm.engine.workdir.WorkDirLock`);
-* ends the run with a :class:`~smt_mm.engine.errors.RunError` naming the path and the free
+* ends the run with a :class:`~smt_mm.engine.RunError` naming the path and the free
   space when the disk (or the quota) is full, and removes the partly written file;
 * with ``save_on_sigterm=True`` (``tools/train.py --save-on-sigterm``), saves a checkpoint
   after the iteration in progress when SIGTERM arrives (Slurm's preemption, ``scancel``), then
@@ -43,7 +43,7 @@ from mmengine.hooks import CheckpointHook
 from mmengine.registry import HOOKS
 from mmengine.runner import Runner
 
-from .errors import RunError
+from ..utils.errors import RunError
 from .signals import Stopped, defer_sigterm, take_stop_request
 from .workdir import WorkDirLock, is_intact_checkpoint
 

@@ -18,7 +18,7 @@ import zipfile
 
 from mmengine.logging import print_log
 
-from .errors import RunError
+from ..utils.errors import RunError
 
 #: Checkpoint names the runners write: ``iter_<N>.pth`` and ``epoch_<N>.pth``.
 _CHECKPOINT_NAME = re.compile(r'^(epoch|iter)_(\d+)\.pth$')

@@ -20,14 +20,15 @@ from mmengine.model import BaseTTAModel
 from mmengine.registry import DATASETS, TRANSFORMS, init_default_scope
 
 from smt_mm.config import check_cfg_options, load_config
-from smt_mm.engine import (
+from smt_mm.datasets import (
     CheckedLoadImageFromFile,
     ImageReadError,
-    RunError,
     TrainDataCheckHook,
-    hooks,
+    check_label_files,
+    check_num_classes,
+    checks,
 )
-from smt_mm.engine.hooks import check_label_files, check_num_classes
+from smt_mm.engine import RunError
 from smt_mm.toydata import generate_ade20k, generate_coco
 
 DET_TOY = osp.join(REPO_ROOT, 'configs', 'detection', 'mask_rcnn_smt_t_toy.py')
@@ -261,7 +262,7 @@ def test_missing_and_stray_label_maps_are_reported(ade_root, monkeypatch):
     labels = ade_root / 'annotations' / 'training'
     check_label_files(_seg_dataset(ade_root))
     logged = []
-    monkeypatch.setattr(hooks, 'print_log', lambda message, **_: logged.append(message))
+    monkeypatch.setattr(checks, 'print_log', lambda message, **_: logged.append(message))
     (labels / 'stray.png').write_bytes(b'')
     check_label_files(_seg_dataset(ade_root))
     assert len(logged) == 1 and logged[0].startswith('1 label maps have no image')

@@ -16,8 +16,8 @@ from conftest import REPO_ROOT
 from mmengine.registry import init_default_scope
 
 from smt_mm.config import load_config
+from smt_mm.datasets import TrainDataCheckHook
 from smt_mm.demo import toy_data_options
-from smt_mm.engine import TrainDataCheckHook
 from smt_mm.toydata import generate_coco
 
 pytestmark = pytest.mark.slow
@@ -110,7 +110,7 @@ def test_training_without_annotations_warns(toy, monkeypatch):
 
     from mmdet.datasets import CocoDataset
 
-    import smt_mm.engine.hooks as hooks
+    import smt_mm.datasets.checks as hooks
 
     logged = []
     monkeypatch.setattr(hooks, 'print_log', lambda message, **_: logged.append(message))

@@ -15,9 +15,9 @@ from mmengine.config import Config
 
 from smt_mm.apis import prepare_train_config, setup_device
 from smt_mm.config import ConfigCheckError, check_cfg_options, load_config
+from smt_mm.datasets import TrainDataCheckHook
 from smt_mm.engine import (
     RunError,
-    TrainDataCheckHook,
     WorkDirLock,
     find_resume_checkpoint,
     is_intact_checkpoint,

@@ -16,7 +16,7 @@ from mmdet.datasets import CocoDataset
 from mmengine.logging import print_log
 from mmengine.registry import DATASETS
 
-from .errors import RunError
+from ..utils.errors import RunError
 
 #: Why an annotation is left out: ``reason -> (description, invalid)``. Invalid ones are errors
 #: of the file (strict mode refuses it); the others are left out on purpose.
