@@ -3,7 +3,8 @@
 Every tool declares its config, checkpoint and ``--cfg-options`` arguments with
 :func:`add_model_arguments` (or ``--cfg-options`` alone with :func:`add_cfg_options_argument`),
 ``tools/train.py`` and ``tools/test.py`` their launcher options with :func:`parse_tool_args`,
-and image sizes are parsed by :func:`parse_size`.
+and image sizes are parsed by :func:`parse_size`. Every tool parses its command line with
+:func:`parse_with_verbosity` (``--verbose``; quiet consoles otherwise, :mod:`.quiet`).
 """
 
 import argparse
@@ -20,6 +21,7 @@ from mmengine.config import DictAction
 from ..config import LAUNCHERS, ConfigCheckError, ConfigPathError
 from ..engine import RunError
 from ..models.checkpoint import CheckpointMismatchError
+from .quiet import set_verbosity
 
 #: The errors whose message is all a user needs: printed as ``error: ...``, exit status 1.
 USER_ERRORS = (ConfigPathError, ConfigCheckError, CheckpointMismatchError, RunError)
@@ -125,11 +127,39 @@ def exit_with_launcher() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
+def parse_with_verbosity(
+    parser: argparse.ArgumentParser, argv: list[str] | None
+) -> argparse.Namespace:
+    """Add ``--verbose``, parse, and make the console quiet unless ``--verbose`` is given.
+
+    Quiet (:func:`~smt_mm.apis.quiet.set_verbosity`): the console leaves out mmengine's
+    per-parameter lines, environment and config dumps and the toolboxes' known-harmless
+    warnings; the log file of a run keeps everything.
+
+    Args:
+        parser (argparse.ArgumentParser): The tool's parser with its own options.
+        argv (list[str], optional): The arguments; None reads ``sys.argv``.
+
+    Returns:
+        argparse.Namespace: The parsed arguments (``verbose`` among them).
+    """
+    parser.add_argument(
+        '--verbose',
+        action='store_true',
+        help='print everything mmengine and the toolboxes print (the environment, the config, '
+        'per-parameter init lines, known-harmless warnings); the log file has it anyway',
+    )
+    args = parser.parse_args(argv)
+    set_verbosity(args.verbose)
+    return args
+
+
 def parse_tool_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
     """Add the launcher options of the training and test tools, parse, export ``LOCAL_RANK``.
 
-    The options: ``--launcher`` and the ``--local-rank`` that ``torch.distributed.launch``
-    passes (the tool declares its config with :func:`add_model_arguments`). Under
+    The options: ``--launcher``, the ``--local-rank`` that ``torch.distributed.launch``
+    passes (the tool declares its config with :func:`add_model_arguments`) and ``--verbose``
+    (:func:`parse_with_verbosity`). Under
     ``--launcher pytorch`` the process ends with its launcher (:func:`exit_with_launcher`).
 
     Args:
@@ -142,7 +172,7 @@ def parse_tool_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> 
     parser.add_argument('--launcher', choices=LAUNCHERS, default='none', help='job launcher')
     # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank.
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
+    args = parse_with_verbosity(parser, argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     if args.launcher == 'pytorch':
         exit_with_launcher()

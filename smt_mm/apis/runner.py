@@ -38,6 +38,7 @@ from ..config import (
 )
 from ..engine import RunError, WorkDirLock, find_resume_checkpoint
 from ..engine.workdir import describe_resume_search
+from .quiet import ConsoleQuietRunner, quiet_console
 
 #: Seconds a distributed collective waits for the other ranks before the run fails
 #: (``env_cfg.dist_cfg.timeout`` overrides it; torch's default for gloo is 30 minutes).
@@ -127,15 +128,20 @@ def setup_device(cfg: Config) -> None:
 def build_runner(cfg: Config) -> Runner:
     """Build the runner a config asks for (``runner_type``, else mmengine's ``Runner``).
 
+    After ``set_verbosity(False)`` (the tools' default) its console leaves out the
+    known-harmless messages of :mod:`smt_mm.apis.quiet`; the log file keeps every record.
+
     Args:
         cfg (Config): The prepared config.
 
     Returns:
         Runner: The runner.
     """
-    if 'runner_type' in cfg:
-        return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
+    if 'runner_type' not in cfg:
+        return ConsoleQuietRunner.from_cfg(cfg)
+    runner = RUNNERS.build(cfg)
+    quiet_console(runner.logger)  # from the end of its construction on
+    return runner
 
 
 def _add_hook(cfg: Config, hook_type: str) -> None:

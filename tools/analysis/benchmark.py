@@ -15,7 +15,7 @@ import dataclasses
 import sys
 
 from smt_mm import benchmark as bench
-from smt_mm.apis.command_line import keyword_options, parse_size
+from smt_mm.apis.command_line import keyword_options, parse_size, parse_with_verbosity
 
 
 def parse_pair(text: str) -> tuple[str, str]:
@@ -76,7 +76,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help='run all cases in this process (faster)',
     )
     parser.add_argument('--out-dir', default='work_dirs/benchmark')
-    return parser.parse_args(argv)
+    return parse_with_verbosity(parser, argv)
 
 
 def main(argv: list[str] | None = None) -> None:

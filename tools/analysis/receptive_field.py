@@ -19,7 +19,12 @@ import os
 import os.path as osp
 
 from smt_mm.apis import build_model
-from smt_mm.apis.command_line import add_model_arguments, exit_on_user_error, parse_size
+from smt_mm.apis.command_line import (
+    add_model_arguments,
+    exit_on_user_error,
+    parse_size,
+    parse_with_verbosity,
+)
 from smt_mm.visualization.grids import draw_erf_grid
 from smt_mm.visualization.images import list_images
 from smt_mm.visualization.receptive_field import FRACTIONS, measure_erf
@@ -40,7 +45,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument('--out-dir', required=True, help='where erf.png and erf.json go')
     parser.add_argument('--seed', type=int, default=0, help='seed of random initialisations (0)')
-    args = parser.parse_args(argv)
+    args = parse_with_verbosity(parser, argv)
     if args.num < 1:
         parser.error('--num must be positive')
     if args.compare and len(args.compare) > 2:

@@ -14,7 +14,7 @@ import json
 import os
 import sys
 
-from smt_mm.apis.command_line import parse_size
+from smt_mm.apis.command_line import parse_size, parse_with_verbosity
 from smt_mm.benchmark import BACKBONES, BenchmarkSettings
 from smt_mm.benchmark.onnx_runtime import SpeedCase, format_onnx_markdown, run_onnx_benchmark
 from smt_mm.config import load_config
@@ -58,7 +58,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument('--rounds', type=int, default=2)
     parser.add_argument('--threads', type=int, help='torch and ONNX Runtime threads')
     parser.add_argument('--out-dir', default='work_dirs/benchmark_onnx')
-    return parser.parse_args(argv)
+    return parse_with_verbosity(parser, argv)
 
 
 def main(argv: list[str] | None = None) -> None:

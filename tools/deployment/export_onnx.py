@@ -20,6 +20,7 @@ from smt_mm.apis.command_line import (
     exit_on_user_error,
     keyword_options,
     parse_size,
+    parse_with_verbosity,
 )
 from smt_mm.deployment import (
     DEFAULT_OPSET,
@@ -83,7 +84,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help='run the file with ONNX Runtime and compare with PyTorch (on --images if given)',
     )
     parser.add_argument('--images', nargs='+', default=[], help='images for --verify')
-    args = parser.parse_args(argv)
+    args = parse_with_verbosity(parser, argv)
     if args.shape is not None:
         try:
             args.shape = parse_shape(args.shape)
