@@ -18,6 +18,7 @@ Verbose, the console shows everything mmengine and the toolboxes print.
 import logging
 import re
 import warnings
+from typing import cast
 
 from mmengine.logging import MMLogger
 from mmengine.runner import Runner
@@ -121,9 +122,10 @@ def set_verbosity(verbose: bool) -> None:
     quiet_console(MMLogger.get_current_instance())
     if verbose:
         quiet = {(message, category) for message, category in QUIET_WARNINGS}
-        warnings.filters[:] = [
+        filters = cast(list, warnings.filters)  # a list (typeshed says Sequence)
+        filters[:] = [
             entry
-            for entry in warnings.filters
+            for entry in filters
             if not (entry[0] == 'ignore' and entry[1] is not None
                     and (entry[1].pattern, entry[2]) in quiet)
         ]  # fmt: skip
