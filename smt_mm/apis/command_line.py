@@ -13,6 +13,7 @@ import ctypes
 import os
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,6 +28,9 @@ from .quiet import set_verbosity
 USER_ERRORS = (ConfigPathError, ConfigCheckError, CheckpointMismatchError, RunError)
 #: How :func:`add_model_arguments` declares the checkpoint argument.
 CHECKPOINT_CHOICES = ('required', 'optional', 'none')
+#: The environment variable that names the folder where the ranks of a distributed launch
+#: record their ``error:`` line (set by ``tools/_torchrun.sh`` and ``tools/_srun.sh``).
+ERROR_DIR_ENV = 'SMT_MM_ERROR_DIR'
 _PR_SET_PDEATHSIG = 1
 
 
@@ -179,9 +183,35 @@ def parse_tool_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> 
     return args
 
 
+def record_launch_error(message: str) -> str | None:
+    """Record a worker's error line for its launcher instead of printing it.
+
+    ``tools/dist_*.sh`` and ``tools/slurm_*.sh`` export :data:`ERROR_DIR_ENV`; each failing rank
+    writes its line there, named so that the first failure sorts first, and the launcher
+    prints the first one once, after torchrun's or srun's own report.
+
+    Args:
+        message (str): The line, ``error: ...``.
+
+    Returns:
+        str | None: The file written; None outside those launchers (print it yourself).
+    """
+    folder = os.environ.get(ERROR_DIR_ENV)
+    if not folder or not os.path.isdir(folder):
+        return None
+    rank = os.environ.get('RANK', os.environ.get('SLURM_PROCID', '0'))
+    path = os.path.join(folder, f'{time.time_ns()}.rank{rank}')
+    with open(path, 'w') as f:
+        f.write(message + '\n')
+    return path
+
+
 @contextlib.contextmanager
 def exit_on_user_error(*errors: type[Exception]) -> Iterator[None]:
     """Turn one of :data:`USER_ERRORS` or ``errors`` into ``error: ...`` and exit status 1.
+
+    Under ``tools/dist_*.sh`` or ``tools/slurm_*.sh`` the line goes to the launcher
+    (:func:`record_launch_error`), which prints the first failing rank's line once, last.
 
     Args:
         *errors (type[Exception]): More error types whose message a tool's user acts on, e.g.
@@ -191,4 +221,5 @@ def exit_on_user_error(*errors: type[Exception]) -> Iterator[None]:
     try:
         yield
     except caught as err:
-        sys.exit(f'error: {err}')
+        message = f'error: {err}'
+        sys.exit(1 if record_launch_error(message) else message)
