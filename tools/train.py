@@ -5,13 +5,22 @@ Same command line as mmdet's ``tools/train.py``:
                                  [--cfg-options KEY=VALUE ...] [--launcher pytorch]
 
 Errors that say what to fix (an unknown ``--cfg-options`` key, nothing to resume, a locked work
-dir, a diverged loss, ...) are printed as ``error: ...`` with exit status 1.
+dir, a diverged loss, ...) are printed as ``error: ...`` with exit status 1. The console leaves
+out mmengine's per-parameter and config dumps (``--verbose`` shows them; the log file has them).
+The last lines name the last checkpoint, the log file and the scalars file.
 """
 
 import argparse
 
-from smt_mm.apis import prepare_train_config, train_model
-from smt_mm.apis.command_line import add_model_arguments, exit_on_user_error, parse_tool_args
+from mmengine.dist import get_rank
+
+from smt_mm.apis import prepare_train_config, train_model, training_outputs
+from smt_mm.apis.command_line import (
+    add_model_arguments,
+    exit_on_user_error,
+    parse_tool_args,
+    print_outputs,
+)
 from smt_mm.config import load_config
 
 
@@ -51,7 +60,9 @@ def main(argv: list[str] | None = None) -> None:
         prepare_train_config(
             cfg, args.amp, resume, args.auto_scale_lr, start_fresh_if_none=args.auto_resume
         )
-        train_model(cfg)
+        runner = train_model(cfg)
+    if get_rank() == 0:
+        print_outputs(training_outputs(runner))
 
 
 if __name__ == '__main__':

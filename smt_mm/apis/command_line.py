@@ -99,6 +99,21 @@ def parse_size(text: str) -> tuple[int, int, int]:
     return parts[0], parts[1], parts[2]
 
 
+def print_outputs(outputs: dict[str, str | None]) -> None:
+    """Print, as a tool's last lines, every file and folder it wrote (None entries left out).
+
+    Args:
+        outputs (dict[str, str | None]): What -> path, e.g. ``{'checkpoint': ..., 'log': ...}``.
+    """
+    written = {name: path for name, path in outputs.items() if path}
+    if not written:
+        return
+    width = max(len(name) for name in written) + 1
+    print('written:')
+    for name, path in written.items():
+        print(f'  {name + ":":<{width}} {path}', flush=True)
+
+
 def keyword_options(args: argparse.Namespace, *names: str) -> dict[str, Any]:
     """The parsed values of ``names``, as the keyword arguments of the function a tool calls.
 

@@ -13,6 +13,7 @@ from smt_mm.apis.command_line import (
     keyword_options,
     parse_size,
     parse_tool_args,
+    print_outputs,
 )
 from smt_mm.config import ConfigPathError
 
@@ -85,3 +86,10 @@ def test_ranks_of_a_launch_record_their_error_for_the_launcher(tmp_path, monkeyp
     with pytest.raises(SystemExit, match='error: the config names paths'):
         with exit_on_user_error():
             raise ConfigPathError([('load_from', 'x.pth', 'checkpoint')])
+
+
+def test_outputs_are_the_last_lines(capsys):
+    print_outputs({'checkpoint': 'w/iter_4.pth', 'pictures': None, 'log': 'w/t/t.log'})
+    assert capsys.readouterr().out == 'written:\n  checkpoint: w/iter_4.pth\n  log:        w/t/t.log\n'
+    print_outputs({'pictures': None})
+    assert capsys.readouterr().out == ''

@@ -24,6 +24,7 @@ from smt_mm.apis.command_line import (
     exit_on_user_error,
     parse_size,
     parse_with_verbosity,
+    print_outputs,
 )
 from smt_mm.visualization.grids import draw_erf_grid
 from smt_mm.visualization.images import list_images
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> dict:
         for k, stage_areas in enumerate(stages):
             shares = ' / '.join(f'{100 * a["ratio"]:.2f}%' for a in stage_areas.values())
             print(f'{label:<28} stage {k}: {shares}')
-    print(f'written: {report["picture"]}, {osp.join(args.out_dir, "erf.json")}')
+    print_outputs({'picture': report['picture'], 'areas': osp.join(args.out_dir, 'erf.json')})
     return report
 
 

@@ -19,6 +19,7 @@ from smt_mm.apis.command_line import (
     exit_on_user_error,
     parse_size,
     parse_with_verbosity,
+    print_outputs,
 )
 from smt_mm.visualization.images import list_images
 from smt_mm.visualization.modulation import AUTO, draw_modulation
@@ -89,7 +90,8 @@ def main(argv: list[str] | None = None) -> str:
             modulators=blocks, heads=args.heads_block, attention=args.attention_block,
             attention_per_head=args.per_head_attention,
         )  # fmt: skip
-    print(f'modulation maps of {len(images)} image(s): {out_file}')
+    print(f'modulation maps of {len(images)} image(s)')
+    print_outputs({'picture': out_file})
     return out_file
 
 

@@ -21,6 +21,7 @@ from smt_mm.apis.command_line import (
     keyword_options,
     parse_size,
     parse_with_verbosity,
+    print_outputs,
 )
 from smt_mm.deployment import (
     DEFAULT_OPSET,
@@ -104,6 +105,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.verify:
             model = build_model(args.config, args.checkpoint, args.cfg_options)
             print(verify_onnx(model.cfg, model, OnnxModel(args.out), args.images).summary())
+            print_outputs({'ONNX model': args.out})  # after the check, the path once more
 
 
 if __name__ == '__main__':
