@@ -205,7 +205,7 @@ def _iou_rows(record: dict) -> dict[str, float]:
 RESULTS_FILE = 'demo_results.json'
 
 
-def results_markdown(results: dict) -> str:
+def demo_markdown(results: dict) -> str:
     """A demo's results file as the docs quote it: the metrics table and how it was measured.
 
     Args:
@@ -303,7 +303,7 @@ def run_demo(
         dict: Wall times (s), each evaluation's record and table column (``untrained`` and
         the trained model's), the checkpoint, the picture and ``results``: the file
         :data:`RESULTS_FILE` in the work dir (the table, the date, the command, the times and
-        the load average; :func:`results_markdown` renders it as the docs quote it).
+        the load average; :func:`demo_markdown` renders it as the docs quote it).
     """
     start = time.time()
     spec = DEMO_TASKS[task]

@@ -90,6 +90,7 @@ def test_ranks_of_a_launch_record_their_error_for_the_launcher(tmp_path, monkeyp
 
 def test_outputs_are_the_last_lines(capsys):
     print_outputs({'checkpoint': 'w/iter_4.pth', 'pictures': None, 'log': 'w/t/t.log'})
-    assert capsys.readouterr().out == 'written:\n  checkpoint: w/iter_4.pth\n  log:        w/t/t.log\n'
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == ['written:', '  checkpoint: w/iter_4.pth', '  log:        w/t/t.log']
     print_outputs({'pictures': None})
     assert capsys.readouterr().out == ''
