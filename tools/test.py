@@ -40,7 +40,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         '--show-dir',
         help='save pictures of the predictions in this folder (a relative one is relative to '
-        'the work dir; mmseg saves into its vis_image subfolder)',
+        'the work dir; mmseg saves into its vis_data/vis_image subfolder)',
     )
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument(

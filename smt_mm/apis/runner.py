@@ -352,7 +352,8 @@ def test_model(
             ``tta_pipeline``. Defaults to False.
         show_dir (str, optional): Save pictures of the predictions there; a relative folder is
             relative to the work dir, for every toolbox (mmseg's pictures go into its
-            ``vis_image`` subfolder). Defaults to None.
+            ``vis_data/vis_image`` subfolder, one every ``interval`` images of its
+            ``SegVisualizationHook``). Defaults to None.
         show (bool): Show the pictures in a window. Defaults to False.
         wait_time (float): Seconds each shown picture stays. Defaults to 2.0.
         out (str, optional): Also dump the raw predictions there
@@ -390,9 +391,10 @@ def test_model(
         return metrics, None
     outputs = {'log': runner.logger.log_file}
     if show_dir:
-        # mmseg's visualiser saves through its LocalVisBackend, into a vis_image folder
+        # mmseg's visualiser saves through mmengine's LocalVisBackend, in vis_data/vis_image
         scope = get_scope(cfg)
-        outputs['pictures'] = osp.join(show_dir, 'vis_image') if scope == 'mmseg' else show_dir
+        mmseg_dir = osp.join(show_dir, 'vis_data', 'vis_image')
+        outputs['pictures'] = mmseg_dir if scope == 'mmseg' else show_dir
     if out is not None:
         outputs['predictions'] = out
     record = dict(
