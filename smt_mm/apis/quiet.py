@@ -49,8 +49,9 @@ QUIET_WARNINGS: tuple[tuple[str, type[Warning]], ...] = (
     (r'Warning: The (bbox|text|polygon|line|circle) is out of bounds', UserWarning),
     # mmengine imports pkg_resources (again in every data-loader worker)
     (r'pkg_resources is deprecated as an API', UserWarning),
-    # mmseg's CrossEntropyLoss about its own default, which the ADE20K recipes keep
+    # mmseg about its own default (kept by the ADE20K recipes) and its own deprecated call
     (r'Default ``avg_non_ignore`` is False', UserWarning),
+    (r'``build_loss`` would be deprecated soon', UserWarning),
 )  # fmt: skip
 
 _QUIET_LOG = re.compile('|'.join(f'(?:{pattern})' for pattern in QUIET_LOG_MESSAGES))
