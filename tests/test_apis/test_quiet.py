@@ -86,7 +86,7 @@ def test_known_messages_leave_the_console_not_the_log_file(tmp_path, capsys):
 def _draw_out_of_bounds_and_resized_featmap(visualizer):
     visualizer.draw_bboxes(torch.tensor([[2, 2, 40, 40]]))  # beyond the 16 px image
     Visualizer.draw_featmap(torch.rand(1, 4, 4), np.zeros((16, 16, 3), np.uint8))
-    build_loss(dict(type='CrossEntropyLoss'))  # deprecated, and warns about avg_non_ignore
+    build_loss(dict(type='mmseg.CrossEntropyLoss'))  # deprecated; warns about avg_non_ignore
 
 
 def test_known_warnings_are_ignored_and_others_still_shown():
