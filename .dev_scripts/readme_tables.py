@@ -1,20 +1,26 @@
-"""Print the paper's results tables generated from the metafiles, or write them into the docs.
+"""Print the generated tables of the docs, or write them into the pages.
 
-Two places hold generated tables, each between its own markers: docs/results.md every published
-row of every config, README.md the headline (ImageNet top-1 and the paper's SMT-vs-Swin claims).
-``tests/test_analysis/test_readme_tables.py`` fails when either drifts from the metafiles.
+Each table lies between its own markers: docs/results.md every published row of every config,
+README.md the headline (ImageNet top-1 and the paper's SMT-vs-Swin claims), both from the
+metafiles; docs/detection.md and docs/segmentation.md the last demo run of each task, from
+docs/demo_results.json (the files ``make demo`` / ``make demo-seg`` write, with date, command
+and load average). ``tests/test_analysis/test_readme_tables.py`` fails when a page drifts.
 
 Examples:
     python .dev_scripts/readme_tables.py            # print the tables
-    python .dev_scripts/readme_tables.py --write    # replace them in README.md and docs/results.md
+    python .dev_scripts/readme_tables.py --write    # replace them in the pages
+    # after make demo: record its results, then rewrite docs/detection.md
+    python .dev_scripts/readme_tables.py --demo work_dirs/demo_det/demo_results.json --write
 """
 
 import argparse
+import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
 
 from smt_mm.analysis.paper import CLAIMS, TASKS, PaperModel, format_count, load_model_index
+from smt_mm.demo import demo_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / 'README.md'
@@ -22,6 +28,11 @@ RESULTS_PAGE = ROOT / 'docs' / 'results.md'
 #: Markers around the generated text of docs/results.md (every row) and README.md (headline).
 RESULTS_MARKERS = ('<!-- results:start -->', '<!-- results:end -->')
 HEADLINE_MARKERS = ('<!-- headline:start -->', '<!-- headline:end -->')
+#: The demo results the docs quote: task -> the record the demo wrote (smt_mm.demo.RESULTS_FILE).
+DEMO_RESULTS = ROOT / 'docs' / 'demo_results.json'
+DEMO_PAGES = {'detection': ROOT / 'docs' / 'detection.md',
+              'segmentation': ROOT / 'docs' / 'segmentation.md'}  # fmt: skip
+DEMO_MARKERS = ('<!-- demo:start -->', '<!-- demo:end -->')
 TASK_TITLES = {
     'classification': 'ImageNet classification',
     'detection': 'COCO object detection and instance segmentation',
@@ -143,19 +154,41 @@ def replace_between(text: str, generated: str, markers: tuple[str, str]) -> str:
     return f'{text[: start + len(start_marker)]}\n{generated}{text[end:]}'
 
 
+def load_demo_results() -> dict[str, dict]:
+    """The demo results the docs quote, by task (docs/demo_results.json)."""
+    return json.loads(DEMO_RESULTS.read_text())
+
+
+def record_demo_results(path: Path) -> str:
+    """Put a demo run's results file into docs/demo_results.json; return its task."""
+    record = json.loads(path.read_text())
+    results = load_demo_results()
+    results[record['task']] = record
+    DEMO_RESULTS.write_text(json.dumps(results, indent=2) + '\n')
+    return record['task']
+
+
 def generated_pages(models: Mapping[str, PaperModel]) -> dict[Path, tuple[str, tuple[str, str]]]:
     """Each page with generated tables: its generated text and the markers that hold it."""
+    demos = load_demo_results()
     return {
         README: (headline_markdown(models), HEADLINE_MARKERS),
         RESULTS_PAGE: (results_markdown(models, link_prefix='../'), RESULTS_MARKERS),
+        **{page: (demo_markdown(demos[task]), DEMO_MARKERS) for task, page in DEMO_PAGES.items()},
     }
 
 
 def main() -> None:
-    """Print the tables, or write them into README.md and docs/results.md with ``--write``."""
+    """Print the tables, or write them into their pages with ``--write``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--write', action='store_true', help='update the pages in place')
+    parser.add_argument(
+        '--demo', type=Path, nargs='+', default=[],
+        help="record these demo results files (<work_dir>/demo_results.json) first",
+    )  # fmt: skip
     args = parser.parse_args()
+    for path in args.demo:
+        print(f'recorded the {record_demo_results(path)} demo of {path} in {DEMO_RESULTS}')
     pages = generated_pages(load_model_index(ROOT / 'model-index.yml'))
     for page, (generated, markers) in pages.items():
         if not args.write:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .apis import build_model, test_model, train_model
+from .apis import build_model, test_model, train_model, write_eval_json
 from .config import load_config
 from .toydata import generate_ade20k, generate_coco
 from .visualization import draw_example
@@ -201,6 +201,40 @@ def _iou_rows(record: dict) -> dict[str, float]:
     return {'mIoU': record['metrics']['mIoU'], **{f'  {name}': iou for name, iou in ious.items()}}
 
 
+#: The file :func:`run_demo` writes into its work dir: what the docs quote of a demo run.
+RESULTS_FILE = 'demo_results.json'
+
+
+def demo_markdown(results: dict) -> str:
+    """A demo's results file as the docs quote it: the metrics table and how it was measured.
+
+    Args:
+        results (dict): A record as :func:`run_demo` writes it to :data:`RESULTS_FILE`.
+
+    Returns:
+        str: Markdown: one line on the run, a blank line, a table (one column per evaluation).
+    """
+    columns, digits = results['columns'], results['digits']
+    first, last = results['load_average']
+    rows = list(next(iter(columns.values())))
+    tests = ', '.join(
+        f'{title} test {seconds:.0f} s' for title, seconds in results['test_seconds'].items()
+    )
+    lines = [
+        f'Measured on {results["date"]} with `{results["command"]}` ({results["max_iters"]} '
+        f'training iterations; {results["wall_seconds"]:.0f} s in all, training '
+        f'{results["train_seconds"]:.0f} s, {tests}, on the shared 2-core CPU at a load '
+        f'average of {first:.1f} at the start, {last:.1f} at the end):',
+        '',
+        '| | ' + ' | '.join(columns) + ' |',
+        '|:--|' + ':-:|' * len(columns),
+    ]
+    for row in rows:
+        values = ' | '.join(f'{column[row]:.{digits}f}' for column in columns.values())
+        lines.append(f'| {row.strip()} | {values} |')
+    return '\n'.join(lines) + '\n'
+
+
 @dataclass(frozen=True)
 class DemoTask:
     """What differs between the demos.
@@ -268,9 +302,11 @@ def run_demo(
 
     Returns:
         dict: Wall times (s), each evaluation's record and table column (``untrained`` and
-        the trained model's), the checkpoint and the picture.
+        the trained model's), the checkpoint, the picture and ``results``: the file
+        :data:`RESULTS_FILE` in the work dir (the table, the date, the command, the times and
+        the load average; :func:`demo_markdown` renders it as the docs quote it).
     """
-    start = time.time()
+    start, start_load = time.time(), os.getloadavg()[0]
     spec = DEMO_TASKS[task]
     work_dir = work_dir or spec.work_dir
     data_root = data_root or spec.data_root
@@ -281,17 +317,21 @@ def run_demo(
 
     untrained = save_initial_checkpoint(config, osp.join(work_dir, 'untrained.pth'))
     test_dir = osp.join(work_dir, 'test_untrained')
+    print(f'[1/4] evaluating the untrained model ({test_dir})', flush=True)
     records = {'untrained': evaluate_checkpoint(config, untrained, test_dir, options)}
     train_options = options | schedule_options(max_iters) | NO_VALIDATION
+    print(f'[2/4] training from scratch ({work_dir})', flush=True)
     checkpoint, train_seconds = train_checkpoint(config, work_dir, train_options)
     test_seconds = {}
     for title, tta in spec.tests.items():
         test_start = time.time()
         test_dir = osp.join(work_dir, 'test_tta' if tta else 'test')
+        print(f'[3/4] evaluating the trained model, {title} ({test_dir})', flush=True)
         records[title] = evaluate_checkpoint(config, checkpoint, test_dir, options, tta)
         test_seconds[title] = round(time.time() - test_start, 1)
 
     file_name, layout = spec.picture
+    print(f'[4/4] drawing a validation image ({osp.join(work_dir, file_name)})', flush=True)
     cfg = load_config(config, options)
     picture = draw_example(cfg, checkpoint, osp.join(work_dir, file_name))
     columns = {title: spec.rows(record) for title, record in records.items()}
@@ -304,12 +344,26 @@ def run_demo(
         checkpoint=checkpoint,
         picture=picture,
     )
+    results = dict(
+        task=task,
+        date=time.strftime('%Y-%m-%d'),
+        command=f'python tools/demo.py {task}' + (f' --max-iters {max_iters}' if max_iters else ''),
+        max_iters=max_iters or load_config(config).train_cfg.max_iters,
+        wall_seconds=summary['wall_seconds'],
+        train_seconds=summary['train_seconds'],
+        test_seconds=test_seconds,
+        load_average=[round(start_load, 2), round(os.getloadavg()[0], 2)],  # start, end
+        digits=spec.digits,
+        columns=columns,
+    )
+    summary['results'] = write_eval_json(osp.join(work_dir, RESULTS_FILE), results)
     print(f'\n=== smt_mm {task} demo ===')
     print(f'data:          {data_root}')
     print(f'checkpoint:    {checkpoint}')
     for title in spec.tests:
         print(f'metrics json:  {records[title]["path"]} ({title})')
     print(f'picture:       {picture}  ({layout})')
+    print(f'results:       {summary["results"]} (what docs/{task}.md quotes)')
     print(f'on the validation images:\n{format_table(columns, spec.digits)}')
     tests = ', '.join(f'{title} test {seconds:.0f} s' for title, seconds in test_seconds.items())
     print(

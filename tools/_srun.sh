@@ -12,10 +12,14 @@ GPUS=${GPUS:-8}
 GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 TOOLS="$(dirname "$0")"
 
+# shellcheck source=tools/_first_error.sh
+source "$TOOLS/_first_error.sh"
+# The ranks run on other nodes: the error folder is in the current one, on the shared file system.
+ERRORS="$(mktemp -d "$PWD/.smt_mm_errors.XXXXXX")"
 # SRUN_ARGS is deliberately unquoted: it holds several srun options.
 # shellcheck disable=SC2086
 PYTHONPATH="$TOOLS/..${PYTHONPATH:+:$PYTHONPATH}" \
-exec srun -p "$PARTITION" \
+run_with_first_error "$ERRORS" srun -p "$PARTITION" \
     --job-name="$JOB_NAME" \
     --gres=gpu:"$GPUS_PER_NODE" \
     --ntasks="$GPUS" \

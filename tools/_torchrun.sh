@@ -25,8 +25,11 @@ if [ "${NODE_RANK:-0}" = 0 ] && (exec 3<>"/dev/tcp/127.0.0.1/$MASTER_PORT") 2>/d
     exit 1
 fi
 
+# shellcheck source=tools/_first_error.sh
+source "$TOOLS/_first_error.sh"
+ERRORS="$(mktemp -d "${TMPDIR:-/tmp}/smt_mm_errors.XXXXXX")"
 PYTHONPATH="$TOOLS/..${PYTHONPATH:+:$PYTHONPATH}" \
-exec "$PY" -m torch.distributed.run \
+run_with_first_error "$ERRORS" "$PY" -m torch.distributed.run \
     --nnodes="${NNODES:-1}" \
     --node_rank="${NODE_RANK:-0}" \
     --master_addr="${MASTER_ADDR:-127.0.0.1}" \

@@ -2,12 +2,13 @@
 
 Usage:
     python tools/demo.py [detection|segmentation] [--work-dir DIR] [--data-root DIR]
-                         [--max-iters N]
+                         [--max-iters N] [--verbose]
 """
 
 import argparse
 import os.path as osp
 
+from smt_mm.apis.command_line import parse_with_verbosity
 from smt_mm.demo import DEMO_TASKS, run_demo
 
 CONFIGS = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs')
@@ -27,7 +28,7 @@ def main(argv: list[str] | None = None) -> None:
         '--data-root', help='toy dataset, made if absent (data/toy_coco or data/toy_ade20k)'
     )
     parser.add_argument('--max-iters', type=int, help="training iterations (config's if unset)")
-    args = parser.parse_args(argv)
+    args = parse_with_verbosity(parser, argv)
     run_demo(args.task, TOY_CONFIGS[args.task], args.work_dir, args.data_root, args.max_iters)
 
 

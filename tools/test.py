@@ -7,10 +7,13 @@ Same command line as mmdet's ``tools/test.py``:
 The checkpoint must fit the model exactly (``--non-strict`` loads what matches, with warnings);
 an empty test set or an evaluation without metrics fails (exit status 1, no JSON written).
 The metrics are also written to ``<work_dir>/eval_<timestamp>.json``:
-``{"config", "checkpoint", "tta", "scope", "timestamp", "finished", "metrics": {...}}``.
+``{"config", "checkpoint", "tta", "scope", "timestamp", "finished", "metrics": {...},
+"outputs": {...}}``; the last lines name it, the log and, with ``--show-dir`` / ``--out``, the
+folder of the pictures and the predictions.
 """
 
 import argparse
+import json
 
 from smt_mm.apis import test_model
 from smt_mm.apis.command_line import (
@@ -18,6 +21,7 @@ from smt_mm.apis.command_line import (
     exit_on_user_error,
     keyword_options,
     parse_tool_args,
+    print_outputs,
 )
 from smt_mm.config import load_config
 
@@ -35,8 +39,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--show', action='store_true', help='show prediction results')
     parser.add_argument(
         '--show-dir',
-        help='save pictures of the predictions in this folder (relative paths: under the '
-        'work dir, in the run timestamp folder for mmdet and mmpretrain)',
+        help='save pictures of the predictions in this folder (a relative one is relative to '
+        'the work dir; mmseg saves into its vis_data/vis_image subfolder)',
     )
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument(
@@ -57,7 +61,10 @@ def main(argv: list[str] | None = None) -> None:
     with exit_on_user_error():
         cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
         options = keyword_options(args, 'tta', 'show_dir', 'show', 'wait_time', 'out', 'strict')
-        test_model(cfg, args.checkpoint, **options)
+        _, path = test_model(cfg, args.checkpoint, **options)
+    if path is not None:  # rank 0
+        with open(path) as f:
+            print_outputs({'metrics': path, **json.load(f)['outputs']})
 
 
 if __name__ == '__main__':

@@ -8,13 +8,22 @@ Same command line as mmdet's ``tools/train.py``:
 Errors that say what to fix (an unknown ``--cfg-options`` key, nothing to resume, a locked work
 dir, a diverged loss, a full disk, ...) are printed as ``error: ...`` with exit status 1; SIGTERM
 and SIGINT stop the run with ``error: training stopped by ...`` naming the checkpoint to resume
-from and exit status 143 / 130.
+from and exit status 143 / 130. The console leaves out mmengine's per-parameter and config dumps
+(``--verbose`` shows them; the log file has them). The last lines name the last checkpoint, the
+log file and the scalars file.
 """
 
 import argparse
 
-from smt_mm.apis import prepare_train_config, train_model
-from smt_mm.apis.command_line import add_model_arguments, exit_on_user_error, parse_tool_args
+from mmengine.dist import get_rank
+
+from smt_mm.apis import prepare_train_config, train_model, training_outputs
+from smt_mm.apis.command_line import (
+    add_model_arguments,
+    exit_on_user_error,
+    parse_tool_args,
+    print_outputs,
+)
 from smt_mm.config import load_config
 
 
@@ -73,7 +82,9 @@ def main(argv: list[str] | None = None) -> None:
             start_fresh_if_none=args.auto_resume,
             save_on_sigterm=args.save_on_sigterm,
         )
-        train_model(cfg, strict=args.strict)
+        runner = train_model(cfg, strict=args.strict)
+    if get_rank() == 0:
+        print_outputs(training_outputs(runner))
 
 
 if __name__ == '__main__':

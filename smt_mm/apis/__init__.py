@@ -13,6 +13,7 @@ from .runner import (
     setup_device,
     test_model,
     train_model,
+    training_outputs,
     write_eval_json,
 )
 
@@ -24,5 +25,6 @@ __all__ = [
     'setup_device',
     'test_model',
     'train_model',
+    'training_outputs',
     'write_eval_json',
 ]

@@ -46,6 +46,7 @@ from ..engine import (
 )
 from ..engine.workdir import describe_resume_search
 from ..utils.models import unwrap_model
+from .quiet import ConsoleQuietRunner, quiet_console
 
 #: Seconds a distributed collective waits for the other ranks before the run fails
 #: (``env_cfg.dist_cfg.timeout`` overrides it; torch's default for gloo is 30 minutes).
@@ -138,13 +139,20 @@ def build_runner(cfg: Config) -> Runner:
     Its data-loader workers end with the run, even when it is killed
     (:func:`~smt_mm.engine.end_workers_with_runner`).
 
+    After ``set_verbosity(False)`` (the tools' default) its console leaves out the
+    known-harmless messages of :mod:`smt_mm.apis.quiet`; the log file keeps every record.
+
     Args:
         cfg (Config): The prepared config.
 
     Returns:
         Runner: The runner.
     """
-    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    if 'runner_type' not in cfg:
+        runner = ConsoleQuietRunner.from_cfg(cfg)
+    else:
+        runner = RUNNERS.build(cfg)
+        quiet_console(runner.logger)  # from the end of its construction on
     end_workers_with_runner(runner)
     return runner
 
@@ -386,7 +394,11 @@ def test_model(
     is the runner's (``%Y%m%d_%H%M%S``, also the name of mmengine's log folder of the run)::
 
         {"config": "configs/...py", "checkpoint": "...pth", "tta": false, "scope": "mmdet",
-         "timestamp": "20260101_120000", "metrics": {"coco/bbox_mAP": 0.41, ...}}
+         "timestamp": "20260101_120000", "metrics": {"coco/bbox_mAP": 0.41, ...},
+         "outputs": {"log": ".../20260101_120000.log", "pictures": "...", "predictions": "..."}}
+
+    ``outputs`` names what the run wrote: the log, and with ``show_dir`` / ``out`` the folder
+    of the pictures and the predictions.
 
     ``metrics`` is exactly what the test loop returns: the evaluator's metric names with the
     metric prefix (``coco/`` for mmdet's CocoMetric, e.g. ``mIoU`` for mmseg, ``accuracy/top1``
@@ -397,8 +409,10 @@ def test_model(
         checkpoint (str): The checkpoint to evaluate (becomes ``load_from``).
         tta (bool): Test-time augmentation with the config's ``tta_model`` and
             ``tta_pipeline``. Defaults to False.
-        show_dir (str, optional): Save pictures of the predictions there
-            (see :func:`~smt_mm.config.enable_visualization`). Defaults to None.
+        show_dir (str, optional): Save pictures of the predictions there; a relative folder is
+            relative to the work dir, for every toolbox (mmseg's pictures go into its
+            ``vis_data/vis_image`` subfolder, one every ``interval`` images of its
+            ``SegVisualizationHook``). Defaults to None.
         show (bool): Show the pictures in a window. Defaults to False.
         wait_time (float): Seconds each shown picture stays. Defaults to 2.0.
         out (str, optional): Also dump the raw predictions there
@@ -421,6 +435,8 @@ def test_model(
     cfg.load_from = checkpoint
     if strict:
         _add_hook(cfg, 'SMTCheckpointHook')
+    if show_dir:  # absolute: each toolbox would resolve a relative one differently
+        show_dir = osp.abspath(osp.join(cfg.work_dir, show_dir))
     if show or show_dir:
         enable_visualization(cfg, show_dir, show, wait_time)
     if tta:
@@ -436,6 +452,14 @@ def test_model(
     _check_metrics(cfg, metrics)
     if get_rank() != 0:
         return metrics, None
+    outputs = {'log': runner.logger.log_file}
+    if show_dir:
+        # mmseg's visualiser saves through mmengine's LocalVisBackend, in vis_data/vis_image
+        scope = get_scope(cfg)
+        mmseg_dir = osp.join(show_dir, 'vis_data', 'vis_image')
+        outputs['pictures'] = mmseg_dir if scope == 'mmseg' else show_dir
+    if out is not None:
+        outputs['predictions'] = out
     record = dict(
         config=cfg.filename,
         checkpoint=checkpoint,
@@ -444,7 +468,30 @@ def test_model(
         timestamp=runner.timestamp,
         finished=time.strftime('%Y-%m-%d %H:%M:%S'),
         metrics=metrics,
+        outputs=outputs,
     )
     path = write_eval_json(osp.join(cfg.work_dir, f'eval_{runner.timestamp}.json'), record)
     print_log(f'metrics written to {path}', logger='current')
     return metrics, path
+
+
+def training_outputs(runner: Runner) -> dict[str, str]:
+    """The files a training run wrote, for the last lines of ``tools/train.py``.
+
+    Args:
+        runner (Runner): The runner after :func:`train_model`.
+
+    Returns:
+        dict[str, str]: ``checkpoint`` (the last one, when one was saved), ``log`` (mmengine's
+        log file) and ``scalars`` (the losses and learning rates as JSON lines, when written).
+    """
+    outputs = {}
+    last = osp.join(runner.work_dir, 'last_checkpoint')
+    if osp.isfile(last):
+        with open(last) as f:
+            outputs['checkpoint'] = f.read().strip()
+    outputs['log'] = runner.logger.log_file
+    scalars = osp.join(runner.log_dir, 'vis_data', 'scalars.json')
+    if osp.isfile(scalars):
+        outputs['scalars'] = scalars
+    return outputs

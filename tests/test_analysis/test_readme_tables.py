@@ -1,8 +1,11 @@
-"""The generated paper tables (.dev_scripts/readme_tables.py) agree with the metafiles.
+"""The generated tables (.dev_scripts/readme_tables.py) agree with the metafiles and demo records.
 
-docs/results.md holds every published row, README.md the headline (ImageNet top-1, the claims).
+docs/results.md holds every published row, README.md the headline (ImageNet top-1, the claims),
+docs/detection.md and docs/segmentation.md the last recorded demo runs (docs/demo_results.json).
 """
 
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -29,14 +32,44 @@ def models():
 
 def test_generated_tables_match_the_metafiles(script, models):
     pages = script.generated_pages(models)
-    assert {page.relative_to(ROOT).as_posix() for page in pages} == {'README.md', 'docs/results.md'}
+    assert {page.relative_to(ROOT).as_posix() for page in pages} == {
+        'README.md', 'docs/results.md', 'docs/detection.md', 'docs/segmentation.md'
+    }  # fmt: skip
     for page, (generated, markers) in pages.items():
         text = page.read_text()
         assert all(marker in text for marker in markers), page
         assert text == script.replace_between(text, generated, markers), (
-            f'{page.name}: the generated tables differ from the metafiles; run '
-            '`python .dev_scripts/readme_tables.py --write`'
+            f'{page.name}: the generated tables differ from the metafiles or '
+            'docs/demo_results.json; run `python .dev_scripts/readme_tables.py --write`'
         )
+
+
+def test_demo_records_name_their_run(script):
+    """Each quoted demo run says when, with what command, how long and how loaded."""
+    for task, record in script.load_demo_results().items():
+        assert record['task'] == task and record['command'].startswith(
+            f'python tools/demo.py {task}'
+        )
+        assert re.fullmatch(r'\d{4}-\d{2}-\d{2}', record['date'])
+        assert record['max_iters'] > 0 and min(record['load_average']) >= 0  # start, end
+        markdown = script.demo_markdown(record)
+        assert f'Measured on {record["date"]} with `{record["command"]}`' in markdown
+        for column in record['columns'].values():
+            for value in column.values():
+                assert f'{value:.{record["digits"]}f}' in markdown
+
+
+def test_a_demo_run_is_recorded_under_its_task(script, tmp_path, monkeypatch):
+    results = tmp_path / 'demo_results.json'
+    results.write_text(json.dumps({'detection': {'task': 'detection', 'old': True}}))
+    monkeypatch.setattr(script, 'DEMO_RESULTS', results)
+    run = tmp_path / 'run.json'
+    run.write_text(json.dumps({'task': 'segmentation', 'columns': {}}))
+    assert script.record_demo_results(run) == 'segmentation'
+    assert json.loads(results.read_text()) == {
+        'detection': {'task': 'detection', 'old': True},
+        'segmentation': {'task': 'segmentation', 'columns': {}},
+    }
 
 
 def test_results_markdown_shows_every_model_and_metric(script, models):

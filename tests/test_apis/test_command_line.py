@@ -6,12 +6,14 @@ import os
 import pytest
 
 from smt_mm.apis.command_line import (
+    ERROR_DIR_ENV,
     add_cfg_options_argument,
     add_model_arguments,
     exit_on_user_error,
     keyword_options,
     parse_size,
     parse_tool_args,
+    print_outputs,
 )
 from smt_mm.config import ConfigPathError
 
@@ -67,3 +69,28 @@ def test_user_errors_exit_with_their_message():
     with pytest.raises(FileNotFoundError):  # not a user error of this tool: a traceback
         with exit_on_user_error():
             raise FileNotFoundError('no such image')
+
+
+def test_ranks_of_a_launch_record_their_error_for_the_launcher(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(ERROR_DIR_ENV, str(tmp_path))
+    monkeypatch.setenv('RANK', '3')
+    with pytest.raises(SystemExit) as stop:
+        with exit_on_user_error():
+            raise ConfigPathError([('load_from', 'x.pth', 'checkpoint')])
+    assert stop.value.code == 1  # silent: the launcher prints the first rank's line
+    assert capsys.readouterr() == ('', '')
+    (record,) = tmp_path.iterdir()
+    assert record.name.endswith('.rank3')
+    assert record.read_text().startswith('error: the config names paths that do not exist')
+    monkeypatch.setenv(ERROR_DIR_ENV, str(tmp_path / 'gone'))  # no such folder: print it
+    with pytest.raises(SystemExit, match='error: the config names paths'):
+        with exit_on_user_error():
+            raise ConfigPathError([('load_from', 'x.pth', 'checkpoint')])
+
+
+def test_outputs_are_the_last_lines(capsys):
+    print_outputs({'checkpoint': 'w/iter_4.pth', 'pictures': None, 'log': 'w/t/t.log'})
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == ['written:', '  checkpoint: w/iter_4.pth', '  log:        w/t/t.log']
+    print_outputs({'pictures': None})
+    assert capsys.readouterr().out == ''

@@ -1,5 +1,6 @@
 """The demos: their config overrides, and both demos end to end on tiny generated datasets."""
 
+import json
 import os.path as osp
 import subprocess
 import sys
@@ -8,7 +9,7 @@ import cv2
 import pytest
 from conftest import REPO_ROOT
 
-from smt_mm.demo import run_demo, schedule_options, toy_data_options
+from smt_mm.demo import demo_markdown, run_demo, schedule_options, toy_data_options
 from smt_mm.toydata import generate_ade20k, generate_coco
 
 ROOT = REPO_ROOT
@@ -46,6 +47,12 @@ def test_detection_demo(tmp_path, capsys):
     assert width == 2 * 512 + 8 and height > 512
     out = capsys.readouterr().out
     assert '=== smt_mm detection demo ===' in out and 'coco/segm_mAP' in out
+    with open(summary['results']) as f:  # the record docs/detection.md quotes
+        results = json.load(f)
+    with open(osp.join(ROOT, 'docs', 'demo_results.json')) as f:
+        assert set(results) == set(json.load(f)['detection'])
+    assert results['columns'] == summary['columns'] and results['max_iters'] == 51
+    assert f'{results["columns"]["trained"]["coco/bbox_mAP"]:.3f} |' in demo_markdown(results)
 
 
 @pytest.mark.slow

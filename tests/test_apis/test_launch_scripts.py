@@ -7,8 +7,10 @@ segmentation tests).
 
 import os
 import os.path as osp
+import signal
 import stat
 import subprocess
+import time
 
 import pytest
 from conftest import REPO_ROOT
@@ -72,3 +74,57 @@ def test_slurm_test(stub_env):
     argv = _run('slurm_test.sh', ['part', 'job', 'cfg.py', 'model.pth', '--tta'], stub_env)
     script = argv.index(osp.join(TOOLS, 'test.py'))
     assert argv[script + 1 :] == ['cfg.py', 'model.pth', '--tta', '--launcher=slurm']
+
+
+#: A torchrun stand-in: two ranks record their error (rank 1 first), then it reports and fails.
+FAILING_LAUNCH = """#!/bin/sh
+[ "$1" = -c ] && exit 0
+echo 'error: rank 1 cannot read its data' > "$SMT_MM_ERROR_DIR/1000.rank1"
+echo 'error: rank 0 cannot read its data' > "$SMT_MM_ERROR_DIR/2000.rank0"
+echo "$SMT_MM_ERROR_DIR" > "$(dirname "$0")/error_dir"
+echo 'ChildFailedError: a long traceback' >&2
+exit 3
+"""
+
+
+def test_dist_launch_prints_the_first_error_once_last(tmp_path):
+    python = tmp_path / 'python'
+    python.write_text(FAILING_LAUNCH)
+    python.chmod(0o755)
+    env = {**os.environ, 'PYTHON': str(python), 'PORT': '29512', 'TMPDIR': str(tmp_path)}
+    result = subprocess.run(
+        ['bash', osp.join(TOOLS, 'dist_train.sh'), 'cfg.py', '2'],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 3  # torchrun's
+    lines = result.stderr.splitlines()
+    assert lines[0] == 'ChildFailedError: a long traceback'
+    assert lines[-2:] == [
+        'error: rank 1 cannot read its data',
+        "  (rank 1: the first of 2 rank(s) that stopped on an error; the launcher's report is "
+        'above)',
+    ]
+    assert result.stderr.count('error: ') == 1
+    assert not osp.exists((tmp_path / 'error_dir').read_text().strip())  # removed
+
+
+def test_dist_launch_passes_sigterm_to_torchrun(tmp_path):
+    python = tmp_path / 'python'
+    python.write_text(
+        '#!/bin/sh\n[ "$1" = -c ] && exit 0\n'
+        f"trap 'touch {tmp_path}/terminated; exit 143' TERM\n"
+        f'touch {tmp_path}/started\nwhile :; do sleep 0.1; done\n'
+    )
+    python.chmod(0o755)
+    env = {**os.environ, 'PYTHON': str(python), 'PORT': '29513'}
+    launch = subprocess.Popen(['bash', osp.join(TOOLS, 'dist_train.sh'), 'cfg.py', '2'], env=env)
+    try:
+        deadline = time.time() + 20
+        while not (tmp_path / 'started').exists() and time.time() < deadline:
+            time.sleep(0.1)
+        launch.send_signal(signal.SIGTERM)
+        assert launch.wait(timeout=20) == 143
+    finally:
+        if launch.poll() is None:
+            launch.kill()
+    assert (tmp_path / 'terminated').exists()

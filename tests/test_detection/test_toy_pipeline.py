@@ -85,9 +85,17 @@ def toy_data(tmp_path_factory):
 def trained(toy_data, tmp_path_factory):
     work_dir = str(tmp_path_factory.mktemp('train'))
     cmd = [sys.executable, TRAIN, TOY, '--work-dir', work_dir, '--cfg-options']
-    run(cmd + options(toy_data, 4, 4))
+    out = run(cmd + options(toy_data, 4, 4)).stdout
     checkpoint = osp.join(work_dir, 'iter_4.pth')
     assert osp.isfile(checkpoint)
+    # quiet console, whole log file; the last lines name what was written
+    assert 'paramwise_options' not in out and 'System environment' not in out
+    written = out.split('written:\n')[-1].split('\n')
+    assert written[0].split() == ['checkpoint:', checkpoint]
+    log = written[1].split()[1]
+    assert written[1].split()[0] == 'log:' and log.startswith(work_dir)
+    with open(log) as f:
+        assert 'System environment' in f.read()
     return work_dir, checkpoint
 
 
@@ -96,15 +104,19 @@ def test_train_then_test_writes_coco_metrics(toy_data, trained, tmp_path):
     work_dir, checkpoint = trained
     cmd = [sys.executable, TEST, TOY, checkpoint, '--work-dir', str(tmp_path), '--show-dir', 'vis']
     cmd += ['--out', str(tmp_path / 'preds.pkl'), '--cfg-options', *options(toy_data, 4, 4)]
-    run(cmd)
+    out = run(cmd).stdout
     (record,) = eval_records(str(tmp_path))
     assert record['checkpoint'] == checkpoint and record['tta'] is False
     assert record['scope'] == 'mmdet' and record['config'].endswith('mask_rcnn_smt_t_toy.py')
     for key in ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/segm_mAP'):
         assert 0.0 <= record['metrics'][key] <= 1.0
     assert osp.isfile(tmp_path / 'preds.pkl')
-    pictures = glob.glob(str(tmp_path / record['timestamp'] / 'vis' / '*.jpg'))
+    pictures = glob.glob(str(tmp_path / 'vis' / '*.jpg'))  # in the work dir, one folder
     assert len(pictures) == 3
+    written = [line.split() for line in out.split('written:\n')[-1].splitlines()]
+    assert [name for name, _ in written] == ['metrics:', 'log:', 'pictures:', 'predictions:']
+    assert written[2][1] == str(tmp_path / 'vis') and written[3][1] == str(tmp_path / 'preds.pkl')
+    assert record['outputs']['pictures'] == str(tmp_path / 'vis')
 
 
 def test_tta(toy_data, trained, tmp_path):

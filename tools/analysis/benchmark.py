@@ -15,7 +15,12 @@ import dataclasses
 import sys
 
 from smt_mm import benchmark as bench
-from smt_mm.apis.command_line import keyword_options, parse_size
+from smt_mm.apis.command_line import (
+    keyword_options,
+    parse_size,
+    parse_with_verbosity,
+    print_outputs,
+)
 
 
 def parse_pair(text: str) -> tuple[str, str]:
@@ -76,7 +81,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help='run all cases in this process (faster)',
     )
     parser.add_argument('--out-dir', default='work_dirs/benchmark')
-    return parser.parse_args(argv)
+    return parse_with_verbosity(parser, argv)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -90,9 +95,9 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit('nothing to measure: give --models and/or --configs')
     report = bench.run_benchmark(cases, settings, args.pairs)
     report['command'] = 'python tools/analysis/benchmark.py ' + ' '.join(argv)
-    for path in bench.save_report(report, args.out_dir):
-        print(f'wrote {path}')
+    report_file, table_file = bench.save_report(report, args.out_dir)
     print(bench.format_markdown(report))
+    print_outputs({'report': str(report_file), 'table': str(table_file)})
 
 
 if __name__ == '__main__':

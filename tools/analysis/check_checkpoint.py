@@ -18,7 +18,7 @@ import sys
 
 import smt_mm  # noqa: F401  (registers SMT and the safe loader)
 from smt_mm.apis import build_model
-from smt_mm.apis.command_line import add_cfg_options_argument
+from smt_mm.apis.command_line import add_cfg_options_argument, parse_with_verbosity
 from smt_mm.models.checkpoint import compare_with_model, inspect_checkpoint
 
 #: The config's own pretrained backbone file is not needed to list the model's keys.
@@ -33,7 +33,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         '--max-keys', type=int, default=50, help='list at most this many keys of each kind'
     )
-    return parser.parse_args(argv)
+    return parse_with_verbosity(parser, argv)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 import smt_mm  # noqa: F401  (registers SMT)
 from smt_mm.analysis.complexity import complexity_markdown, config_complexity
 from smt_mm.analysis.paper import load_model_index
-from smt_mm.apis.command_line import add_cfg_options_argument, parse_size
+from smt_mm.apis.command_line import add_cfg_options_argument, parse_size, parse_with_verbosity
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,7 +31,7 @@ def parse_args() -> argparse.Namespace:
         help="input height x width (default: the metafile's, i.e. the paper's)",
     )
     add_cfg_options_argument(parser)
-    args = parser.parse_args()
+    args = parse_with_verbosity(parser, None)
     if args.shape and args.shape[2] != 1:
         parser.error('--shape takes HxW: FLOPs are counted for one image')
     return args

@@ -21,7 +21,13 @@ import os
 import os.path as osp
 
 from smt_mm.apis import build_model
-from smt_mm.apis.command_line import add_model_arguments, exit_on_user_error, parse_size
+from smt_mm.apis.command_line import (
+    add_model_arguments,
+    exit_on_user_error,
+    parse_size,
+    parse_with_verbosity,
+    print_outputs,
+)
 from smt_mm.config import load_config
 from smt_mm.visualization.grids import draw_erf_grid
 from smt_mm.visualization.images import list_images
@@ -52,7 +58,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument('--out-dir', required=True, help='where erf.png and erf.json go')
     parser.add_argument('--seed', type=int, default=0, help='seed of random initialisations (0)')
-    args = parser.parse_args(argv)
+    args = parse_with_verbosity(parser, argv)
     if args.num < 1:
         parser.error('--num must be positive')
     if args.compare and len(args.compare) > 2:
@@ -97,7 +103,7 @@ def main(argv: list[str] | None = None) -> dict:
         for k, stage_areas in enumerate(stages):
             shares = ' / '.join(f'{100 * a["ratio"]:.2f}%' for a in stage_areas.values())
             print(f'{label:<28} stage {k}: {shares}')
-    print(f'written: {report["picture"]}, {osp.join(args.out_dir, "erf.json")}')
+    print_outputs({'picture': report['picture'], 'areas': osp.join(args.out_dir, 'erf.json')})
     return report
 
 

@@ -14,7 +14,13 @@ import argparse
 import os.path as osp
 
 from smt_mm.apis import build_model
-from smt_mm.apis.command_line import add_model_arguments, exit_on_user_error, parse_size
+from smt_mm.apis.command_line import (
+    add_model_arguments,
+    exit_on_user_error,
+    parse_size,
+    parse_with_verbosity,
+    print_outputs,
+)
 from smt_mm.visualization.images import list_images
 from smt_mm.visualization.modulation import AUTO, draw_modulation
 from smt_mm.visualization.receptive_field import weights_source
@@ -63,7 +69,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         '--query', type=_point, metavar='Y,X', help='attention query (default: centre)'
     )
     parser.add_argument('--per-head-attention', action='store_true', help='a map per MSA head')
-    args = parser.parse_args(argv)
+    args = parse_with_verbosity(parser, argv)
     if args.num is not None and args.num < 1:
         parser.error('--num must be positive')
     has_checkpoint = args.paths[0].lower().endswith(CHECKPOINT_SUFFIXES) or '://' in args.paths[0]
@@ -88,7 +94,8 @@ def main(argv: list[str] | None = None) -> str:
             modulators=blocks, heads=args.heads_block, attention=args.attention_block,
             attention_per_head=args.per_head_attention,
         )  # fmt: skip
-    print(f'modulation maps of {len(images)} image(s): {out_file}')
+    print(f'modulation maps of {len(images)} image(s)')
+    print_outputs({'picture': out_file})
     return out_file
 
 

@@ -14,7 +14,7 @@ import json
 import os
 import sys
 
-from smt_mm.apis.command_line import parse_size
+from smt_mm.apis.command_line import parse_size, parse_with_verbosity, print_outputs
 from smt_mm.benchmark import BACKBONES, BenchmarkSettings
 from smt_mm.benchmark.onnx_runtime import SpeedCase, format_onnx_markdown, run_onnx_benchmark
 from smt_mm.config import load_config
@@ -58,7 +58,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument('--rounds', type=int, default=2)
     parser.add_argument('--threads', type=int, help='torch and ONNX Runtime threads')
     parser.add_argument('--out-dir', default='work_dirs/benchmark_onnx')
-    return parser.parse_args(argv)
+    return parse_with_verbosity(parser, argv)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -81,11 +81,15 @@ def main(argv: list[str] | None = None) -> None:
     report = run_onnx_benchmark(cases, settings, args.out_dir, args.exporter)
     report['command'] = 'python tools/deployment/benchmark_onnx.py ' + ' '.join(argv)
     markdown = format_onnx_markdown(report)
-    with open(os.path.join(args.out_dir, 'benchmark_onnx.json'), 'w') as f:
+    outputs = {
+        name: os.path.join(args.out_dir, f'benchmark_onnx.{name}') for name in ('json', 'md')
+    }
+    with open(outputs['json'], 'w') as f:
         json.dump(report, f, indent=2)
-    with open(os.path.join(args.out_dir, 'benchmark_onnx.md'), 'w') as f:
+    with open(outputs['md'], 'w') as f:
         f.write(markdown)
     print(markdown)
+    print_outputs({'report': outputs['json'], 'table': outputs['md'], 'ONNX files': args.out_dir})
 
 
 if __name__ == '__main__':

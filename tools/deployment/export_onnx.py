@@ -20,6 +20,8 @@ from smt_mm.apis.command_line import (
     exit_on_user_error,
     keyword_options,
     parse_size,
+    parse_with_verbosity,
+    print_outputs,
 )
 from smt_mm.deployment import (
     DEFAULT_OPSET,
@@ -83,7 +85,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help='run the file with ONNX Runtime and compare with PyTorch (on --images if given)',
     )
     parser.add_argument('--images', nargs='+', default=[], help='images for --verify')
-    args = parser.parse_args(argv)
+    args = parse_with_verbosity(parser, argv)
     if args.shape is not None:
         try:
             args.shape = parse_shape(args.shape)
@@ -103,6 +105,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.verify:
             model = build_model(args.config, args.checkpoint, args.cfg_options)
             print(verify_onnx(model.cfg, model, OnnxModel(args.out), args.images).summary())
+            print_outputs({'ONNX model': args.out})  # after the check, the path once more
 
 
 if __name__ == '__main__':

@@ -15,7 +15,7 @@ import argparse
 import sys
 
 from smt_mm.apis import build_model
-from smt_mm.apis.command_line import add_model_arguments, exit_on_user_error
+from smt_mm.apis.command_line import add_model_arguments, exit_on_user_error, parse_with_verbosity
 from smt_mm.deployment import (
     TASKS,
     ExportError,
@@ -36,7 +36,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         '--no-compare', action='store_true', help='ONNX Runtime only, no PyTorch comparison'
     )
     parser.add_argument('--threads', type=int, help='ONNX Runtime intra-op threads')
-    return parser.parse_args(argv)
+    return parse_with_verbosity(parser, argv)
 
 
 def main(argv: list[str] | None = None) -> None:
