@@ -7,10 +7,16 @@
 
 # Usage: run_with_first_error ERROR_DIR COMMAND [ARGS...]; returns the command's exit status.
 # The command runs in the background so that SIGTERM, SIGINT and SIGHUP sent to this script reach
-# it (as with exec); ERROR_DIR is removed at the end.
+# it (as with exec), and it gets SIGTERM when this script dies; ERROR_DIR is removed at the end.
 run_with_first_error() {
     FIRST_ERROR_DIR=$1
     shift
+    # The launcher dies with this script, even when it is SIGKILLed (as it did when it was exec'd):
+    # setpriv (util-linux) asks the kernel for a SIGTERM when the parent dies; without setpriv a
+    # SIGKILL of this script leaves the launcher running.
+    if command -v setpriv >/dev/null 2>&1; then
+        set -- setpriv --pdeathsig TERM "$@"
+    fi
     SMT_MM_ERROR_DIR="$FIRST_ERROR_DIR" "$@" &
     FIRST_ERROR_PID=$!
     for sig in TERM INT HUP; do

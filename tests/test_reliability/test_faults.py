@@ -7,6 +7,7 @@ or result was lost. Training runs use the classification toy config on 8 images 
 kill the process in, a diverging loss).
 """
 
+import contextlib
 import errno
 import glob
 import json
@@ -401,7 +402,10 @@ def test_sigterm_ends_testing_and_its_worker(cls_options, reference, reference_d
     assert not glob.glob(str(tmp_path / 'eval_*.json'))
 
 
-def test_a_killed_rank_takes_its_dist_train_run_down(cls_options, tmp_path):
+# SIGKILL of one rank (torchrun takes the other down), or of the dist_train.sh script itself
+# (torchrun gets SIGTERM from the kernel as its parent dies, see tools/_first_error.sh).
+@pytest.mark.parametrize('victim', ['rank', 'launcher'])
+def test_a_killed_rank_or_launcher_takes_its_dist_train_run_down(cls_options, tmp_path, victim):
     with socket.socket() as free:
         free.bind(('127.0.0.1', 0))
         port = free.getsockname()[1]
@@ -416,15 +420,21 @@ def test_a_killed_rank_takes_its_dist_train_run_down(cls_options, tmp_path):
         cwd=REPO_ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         start_new_session=True,
     )  # fmt: skip
+    run = []
     try:
         _wait_for(launcher, 'Epoch(train)', count=2)  # the ranks' workers are up
         run = descendants(launcher.pid)
-        ranks = [p for p in run if _environ(p).get('RANK') and _ppid(p) == launcher.pid]
-        assert len(ranks) == 2 and len(run) >= 4, run  # 2 ranks and their workers
-        os.kill(next(p for p in ranks if _environ(p)['RANK'] == '1'), signal.SIGKILL)
-        _until_exit(launcher)
+        # the ranks: torchrun's children (their workers inherit RANK from them)
+        ranks = [p for p in run if _environ(p).get('RANK') and not _environ(_ppid(p)).get('RANK')]
+        assert len(ranks) == 2 and len(run) >= 5, run  # torchrun, 2 ranks and their workers
+        if victim == 'rank':
+            os.kill(next(p for p in ranks if _environ(p)['RANK'] == '1'), signal.SIGKILL)
+        else:
+            os.kill(launcher.pid, signal.SIGKILL)
+        _until_exit(launcher)  # the output ends when every process of the run has ended
     finally:
-        launcher.kill()
+        with contextlib.suppress(ProcessLookupError):  # nothing may outlive a failed test
+            os.killpg(launcher.pid, signal.SIGKILL)
     assert launcher.returncode != 0
     left = _survivors(run)
     assert not left, f'processes that outlived the run: {left}'
