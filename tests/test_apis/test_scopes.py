@@ -54,10 +54,17 @@ def test_show_dir_reaches_the_scope_hook(scope, tmp_path):
     hook = cfg.default_hooks.visualization
     if scope == 'mmdet':
         assert hook.draw and hook.test_out_dir == 'pics'
+        assert cfg.visualizer.type == 'SMTDetLocalVisualizer'
     elif scope == 'mmseg':
         assert hook.draw and cfg.visualizer.save_dir == 'pics'
+        assert cfg.visualizer.type == 'SMTSegLocalVisualizer'
     else:
         assert hook.enable and hook.out_dir == 'pics'
+        assert cfg.visualizer.type == 'UniversalVisualizer'  # mmpretrain's own
+    own = runtime(scope, tmp_path)
+    own.visualizer.type = 'MyVisualizer'  # a config's own visualiser is kept
+    enable_visualization(own, show_dir='pics')
+    assert own.visualizer.type == 'MyVisualizer'
     del cfg.default_hooks['visualization']
     with pytest.raises(RuntimeError, match='visualization hook'):
         enable_visualization(cfg, show_dir='pics')

@@ -10,12 +10,14 @@ import subprocess
 import sys
 import time
 
+import cv2
 import pytest
 import torch
 from conftest import REPO_ROOT
 
 from smt_mm.demo import toy_data_options
 from smt_mm.toydata import generate_coco
+from smt_mm.visualization.panels import MIN_PANEL
 
 ROOT = REPO_ROOT
 TOY = osp.join(ROOT, 'configs', 'detection', 'mask_rcnn_smt_t_toy.py')
@@ -105,6 +107,9 @@ def test_train_then_test_writes_coco_metrics(toy_data, trained, tmp_path):
     assert osp.isfile(tmp_path / 'preds.pkl')
     pictures = glob.glob(str(tmp_path / record['timestamp'] / 'vis' / '*.jpg'))
     assert len(pictures) == 3
+    for picture in pictures:  # smt_mm's visualiser: two titled, enlarged panels and a legend
+        height, width = cv2.imread(picture).shape[:2]
+        assert height > MIN_PANEL and width >= 2 * MIN_PANEL
 
 
 def test_tta(toy_data, trained, tmp_path):
