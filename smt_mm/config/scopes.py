@@ -9,11 +9,15 @@ from mmengine.config import Config, ConfigDict
 
 #: ``(toolbox's visualiser, smt_mm's)``: smt_mm's draws the pictures of ``--show``/``--show-dir``
 #: as titled, enlarged panels with a class legend (``smt_mm.visualization.show_dir``, registered
-#: when smt_mm is imported). mmpretrain keeps its own.
+#: when smt_mm is imported). mmpretrain keeps its own, drawn at :data:`CLASSIFICATION_SHOW_SIZE`.
 VISUALIZERS: dict[str, tuple[str, str]] = {
     'mmdet': ('DetLocalVisualizer', 'SMTDetLocalVisualizer'),
     'mmseg': ('SegLocalVisualizer', 'SMTSegLocalVisualizer'),
 }
+
+#: The short side (pixels) mmpretrain's pictures are enlarged to before their text is drawn, unless
+#: the config's hook sets ``resize``: ``smt_mm.visualization.panels.MIN_PANEL``, legible text.
+CLASSIFICATION_SHOW_SIZE = 512
 
 #: The toolboxes a config may name in ``default_scope``.
 SUPPORTED_SCOPES: tuple[str, ...] = ('mmdet', 'mmseg', 'mmpretrain')
@@ -47,7 +51,8 @@ def enable_visualization(
 
     mmdet and mmseg configs whose ``visualizer`` is the toolbox's own draw them with smt_mm's
     (:data:`VISUALIZERS`; the other settings stay); a config's other visualiser and
-    mmpretrain's are kept.
+    mmpretrain's are kept, mmpretrain's drawing on images enlarged to
+    :data:`CLASSIFICATION_SHOW_SIZE` unless the hook sets ``resize``.
 
     Args:
         cfg (Config): The config, changed in place.
@@ -83,6 +88,7 @@ def enable_visualization(
             cfg.visualizer['save_dir'] = show_dir
     else:
         hook.update(enable=True, show=show, wait_time=wait_time)
+        hook.setdefault('resize', CLASSIFICATION_SHOW_SIZE)
         if show_dir:
             hook['out_dir'] = show_dir
 
