@@ -28,8 +28,8 @@ _names = itertools.count()
 
 
 def _build(registry, type_name: str, **kwargs):
-    """A new visualiser instance (mmengine keeps instances by name)."""
-    return registry.build(dict(type=type_name, name=f'show_dir_test_{next(_names)}', **kwargs))
+    """A new visualiser of a toolbox's registry (a new name: mmengine keeps instances by name)."""
+    return registry.get(type_name)(name=f'show_dir_test_{next(_names)}', **kwargs)
 
 
 def _inside(box, height, width):
