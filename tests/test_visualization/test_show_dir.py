@@ -1,5 +1,6 @@
 """The ``--show-dir`` visualisers: titled panels of >= 512 px, a class legend, labels inside."""
 
+import glob
 import itertools
 import os.path as osp
 
@@ -7,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from conftest import REPO_ROOT, load_tool
 from mmengine.structures import InstanceData, PixelData
 
 pytest.importorskip('mmdet')
@@ -19,6 +21,9 @@ from mmseg.registry import VISUALIZERS as SEG_VISUALIZERS  # noqa: E402
 from mmseg.structures import SegDataSample  # noqa: E402
 
 import smt_mm  # noqa: E402,F401  (registers the visualisers)
+from smt_mm.apis import build_model  # noqa: E402
+from smt_mm.demo import toy_data_options  # noqa: E402
+from smt_mm.toydata import generate_ade20k  # noqa: E402
 from smt_mm.visualization.panels import MIN_PANEL  # noqa: E402
 
 CLASSES = ('circle', 'square')
@@ -144,3 +149,25 @@ def test_segmentation_without_ground_truth_and_to_a_file(tmp_path):
     assert sheet.titles == ['image', 'prediction']
     assert sheet.legend == list(CLASSES) and sheet.caption == ''
     assert cv2.imread(out_file).shape == sheet.image.shape
+
+
+@pytest.mark.slow
+def test_tools_test_show_dir_writes_explained_segmentation_pictures(tmp_path):
+    """``tools/test.py --show-dir`` on 2 toy images with an untrained UPerNet (about 10 s)."""
+    config = osp.join(REPO_ROOT, 'configs', 'segmentation', 'upernet_smt_t_toy.py')
+    root = str(tmp_path / 'toy_ade20k')
+    generate_ade20k(root, num_train=1, num_val=2)
+    data = [f'{key}={value}' for key, value in toy_data_options(root).items()]
+    checkpoint = str(tmp_path / 'untrained.pth')
+    model = build_model(config, cfg_options=toy_data_options(root))
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, checkpoint)
+    show_dir = tmp_path / 'pics'
+    options = ['default_hooks.visualization.interval=1', 'test_dataloader.num_workers=0']
+    options.append('test_dataloader.persistent_workers=False')
+    argv = [config, checkpoint, '--work-dir', str(tmp_path / 'work'), '--show-dir', str(show_dir)]
+    load_tool('tools/test.py').main([*argv, '--cfg-options', *data, *options])
+    pictures = sorted(glob.glob(str(show_dir / 'vis_data' / 'vis_image' / '*.png')))
+    assert [osp.basename(p) for p in pictures] == ['test_000000.jpg_0.png', 'test_000001.jpg_0.png']
+    for picture in pictures:  # image | ground truth | prediction, a legend and a caption below
+        height, width = cv2.imread(picture).shape[:2]
+        assert height > MIN_PANEL and width >= 3 * MIN_PANEL
