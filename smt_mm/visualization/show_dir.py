@@ -111,7 +111,8 @@ if toolbox_available('mmdet'):
                     pred_score_thr, step,
                 )  # fmt: skip
             bgr = np.ascontiguousarray(image.clip(0, 255).astype(np.uint8)[..., ::-1])
-            classes = list(self.dataset_meta.get('classes') or [])
+            meta = self.dataset_meta or {}
+            classes = list(meta.get('classes') or [])
             instances = [
                 data_sample.get(key)
                 for key, wanted in (('gt_instances', draw_gt), ('pred_instances', draw_pred))
@@ -120,7 +121,10 @@ if toolbox_available('mmdet'):
             labels = [int(lb) for inst in instances for lb in inst.labels]
             num_classes = max([len(classes), *(lb + 1 for lb in labels)])
             classes += [str(k) for k in range(len(classes), num_classes)]
-            palette = det_palette(self.dataset_meta.get('palette'), num_classes)
+            palette = meta.get('palette')
+            if isinstance(palette, list):  # labels past the dataset's palette: random colours
+                palette = palette + det_palette('random', num_classes)[len(palette) :]
+            palette = det_palette(palette, num_classes)
             palette = [tuple(int(c) for c in color[::-1]) for color in palette]  # RGB -> BGR
             panels, drawn, counts = [], [], []
             sample = data_sample.cpu() if data_sample is not None else None

@@ -99,6 +99,14 @@ def test_detection_without_ground_truth_draws_the_prediction_only(tmp_path):
     assert cv2.imread(out_file).shape == sheet.image.shape
 
 
+def test_detection_labels_past_the_class_list_are_named_by_index(tmp_path):
+    visualizer = _build(DET_VISUALIZERS, 'SMTDetLocalVisualizer')
+    visualizer.dataset_meta = dict(classes=CLASSES[:1], palette=PALETTE[:1])  # too short
+    visualizer.add_datasample('img', _image(), _det_sample(), out_file=str(tmp_path / 'x.png'))
+    assert visualizer.last_sheet.legend == ['circle', '1']
+    assert [text for text, _ in visualizer.last_sheet.labels[0]] == ['circle', '1']
+
+
 def _seg_sample() -> SegDataSample:
     truth = np.zeros((SIZE, SIZE), np.int64)
     truth[:, 64:] = 1
