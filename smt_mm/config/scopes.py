@@ -7,6 +7,18 @@ same mmengine ``Runner`` for all three, as in each toolbox's own ``tools/test.py
 
 from mmengine.config import Config, ConfigDict
 
+#: ``(toolbox's visualiser, smt_mm's)``: smt_mm's draws the pictures of ``--show``/``--show-dir``
+#: as titled, enlarged panels with a class legend (``smt_mm.visualization.show_dir``, registered
+#: when smt_mm is imported). mmpretrain keeps its own, drawn at :data:`CLASSIFICATION_SHOW_SIZE`.
+VISUALIZERS: dict[str, tuple[str, str]] = {
+    'mmdet': ('DetLocalVisualizer', 'SMTDetLocalVisualizer'),
+    'mmseg': ('SegLocalVisualizer', 'SMTSegLocalVisualizer'),
+}
+
+#: The short side (pixels) mmpretrain's pictures are enlarged to before their text is drawn, unless
+#: the config's hook sets ``resize``: ``smt_mm.visualization.panels.MIN_PANEL``, legible text.
+CLASSIFICATION_SHOW_SIZE = 512
+
 #: The toolboxes a config may name in ``default_scope``.
 SUPPORTED_SCOPES: tuple[str, ...] = ('mmdet', 'mmseg', 'mmpretrain')
 
@@ -37,6 +49,11 @@ def enable_visualization(
 ) -> None:
     """Make the scope's visualisation hook draw test predictions.
 
+    mmdet and mmseg configs whose ``visualizer`` is the toolbox's own draw them with smt_mm's
+    (:data:`VISUALIZERS`; the other settings stay); a config's other visualiser and
+    mmpretrain's are kept, mmpretrain's drawing on images enlarged to
+    :data:`CLASSIFICATION_SHOW_SIZE` unless the hook sets ``resize``.
+
     Args:
         cfg (Config): The config, changed in place.
         show_dir (str, optional): Where the pictures go. mmdet and mmpretrain write them under
@@ -56,6 +73,11 @@ def enable_visualization(
             f'(e.g. the {scope} _base_/default_runtime.py one)'
         )
     hook = hooks['visualization']
+    visualizer = cfg.get('visualizer')
+    if scope in VISUALIZERS and visualizer is not None:
+        toolbox_own, ours = VISUALIZERS[scope]
+        if visualizer.get('type') in (toolbox_own, f'{scope}.{toolbox_own}'):
+            visualizer['type'] = ours
     if scope == 'mmdet':
         hook.update(draw=True, show=show, wait_time=wait_time)
         if show_dir:
@@ -66,6 +88,7 @@ def enable_visualization(
             cfg.visualizer['save_dir'] = show_dir
     else:
         hook.update(enable=True, show=show, wait_time=wait_time)
+        hook.setdefault('resize', CLASSIFICATION_SHOW_SIZE)
         if show_dir:
             hook['out_dir'] = show_dir
 

@@ -1,4 +1,4 @@
-"""Pictures of predictions for the demos; what SMT computes inside; effective receptive fields."""
+"""Pictures of predictions for the demos and ``--show-dir``; what SMT computes inside; ERFs."""
 
 from .example import draw_example, example_sheet
 from .modulation import ModulationRecorder

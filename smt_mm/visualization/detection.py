@@ -2,6 +2,7 @@
 
 import os.path as osp
 
+import cv2
 import mmcv
 import numpy as np
 import torch
@@ -64,18 +65,31 @@ def detection_f1(pred: InstanceData, gt: InstanceData, iou_thr: float = MATCH_IO
     return 2 * matches / total
 
 
-def _draw_instances(
+def draw_instances(
     image: np.ndarray, instances: InstanceData, texts: list[str], palette: list
 ) -> tuple[np.ndarray, list]:
-    """Masks (tinted), boxes and labels of instances on an upscaled copy of a BGR image."""
+    """Draw instances on an upscaled copy of an image: masks tinted, boxes outlined, labelled.
+
+    Args:
+        image (np.ndarray): ``(H, W, 3)`` ``uint8`` image, in the channel order of ``palette``.
+        instances (InstanceData): ``bboxes`` and ``labels`` in image pixels, ``masks``
+            (mmdet's mask structures or an ``(N, H', W')`` tensor, resized to the image) if any.
+        texts (list[str]): The label of each instance.
+        palette (list): A colour per class.
+
+    Returns:
+        tuple[np.ndarray, list]: The panel (at least :data:`~.panels.MIN_PANEL` px a side) and
+        its labels (:func:`~.panels.draw_objects`).
+    """
     panel, factor = upscale(image)
     panel = panel.copy()
     colors = [palette[int(label)] for label in instances.labels]
     if 'masks' in instances and len(instances):
         masks = instances.masks
         masks = masks.to_ndarray() if hasattr(masks, 'to_ndarray') else masks.cpu().numpy()
-        for mask, color in zip(masks.astype(bool), colors, strict=True):
-            blend(panel, upscale(mask, min(panel.shape[:2]))[0], color)
+        size = (panel.shape[1], panel.shape[0])
+        for mask, color in zip(masks.astype(np.uint8), colors, strict=True):
+            blend(panel, cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST) > 0, color)
     boxes = instances.bboxes.cpu().numpy().reshape(-1, 4) * factor
     return panel, draw_objects(panel, boxes, texts, colors)
 
@@ -146,11 +160,11 @@ def detection_sheet(
         caption = f'{osp.basename(info["img_path"])} (test image {index}): F1 '
         caption += f'{detection_f1(pred, gt):.2f} ({rule}).'
     image = mmcv.imread(info['img_path'])  # BGR
-    truth, truth_labels = _draw_instances(
+    truth, truth_labels = draw_instances(
         image, gt, [classes[int(label)] for label in gt.labels], palette
     )
     texts = [f'{classes[int(lb)]} {s:.2f}' for lb, s in zip(pred.labels, pred.scores, strict=True)]
-    predicted, predicted_labels = _draw_instances(image, pred, texts, palette)
+    predicted, predicted_labels = draw_instances(image, pred, texts, palette)
     return compose(
         [('ground truth', truth), (f'prediction (score >= {score_thr:.2f})', predicted)],
         legend=list(zip(classes, palette, strict=False)),

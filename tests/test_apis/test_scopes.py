@@ -10,6 +10,8 @@ from mmengine.config import Config
 from smt_mm.apis import prepare_train_config, write_eval_json
 from smt_mm.apis.runner import _revert_sync_bn
 from smt_mm.config import add_dump_results, apply_tta, enable_visualization, get_scope, load_config
+from smt_mm.config.scopes import CLASSIFICATION_SHOW_SIZE
+from smt_mm.visualization.panels import MIN_PANEL
 
 ROOT = REPO_ROOT
 TOY = osp.join(ROOT, 'configs', 'detection', 'mask_rcnn_smt_t_toy.py')
@@ -54,10 +56,18 @@ def test_show_dir_reaches_the_scope_hook(scope, tmp_path):
     hook = cfg.default_hooks.visualization
     if scope == 'mmdet':
         assert hook.draw and hook.test_out_dir == 'pics'
+        assert cfg.visualizer.type == 'SMTDetLocalVisualizer'
     elif scope == 'mmseg':
         assert hook.draw and cfg.visualizer.save_dir == 'pics'
+        assert cfg.visualizer.type == 'SMTSegLocalVisualizer'
     else:
         assert hook.enable and hook.out_dir == 'pics'
+        assert cfg.visualizer.type == 'UniversalVisualizer'  # mmpretrain's own, enlarged
+        assert hook.resize == CLASSIFICATION_SHOW_SIZE == MIN_PANEL
+    own = runtime(scope, tmp_path)
+    own.visualizer.type = 'MyVisualizer'  # a config's own visualiser is kept
+    enable_visualization(own, show_dir='pics')
+    assert own.visualizer.type == 'MyVisualizer'
     del cfg.default_hooks['visualization']
     with pytest.raises(RuntimeError, match='visualization hook'):
         enable_visualization(cfg, show_dir='pics')

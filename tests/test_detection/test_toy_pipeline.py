@@ -10,12 +10,14 @@ import subprocess
 import sys
 import time
 
+import cv2
 import pytest
 import torch
 from conftest import REPO_ROOT
 
 from smt_mm.demo import toy_data_options
 from smt_mm.toydata import generate_coco
+from smt_mm.visualization.panels import MIN_PANEL
 
 ROOT = REPO_ROOT
 TOY = osp.join(ROOT, 'configs', 'detection', 'mask_rcnn_smt_t_toy.py')
@@ -117,6 +119,9 @@ def test_train_then_test_writes_coco_metrics(toy_data, trained, tmp_path):
     assert [name for name, _ in written] == ['metrics:', 'log:', 'pictures:', 'predictions:']
     assert written[2][1] == str(tmp_path / 'vis') and written[3][1] == str(tmp_path / 'preds.pkl')
     assert record['outputs']['pictures'] == str(tmp_path / 'vis')
+    for picture in pictures:  # smt_mm's visualiser: two titled, enlarged panels and a legend
+        height, width = cv2.imread(picture).shape[:2]
+        assert height > MIN_PANEL and width >= 2 * MIN_PANEL
 
 
 def test_tta(toy_data, trained, tmp_path):

@@ -99,6 +99,9 @@ for scope in {available!r}:
     registry = __import__(scope + '.registry', fromlist=['MODELS'])
     assert type(registry.MODELS.build(dict(type='SMT'))) is type(model), scope
 assert ('CheckedIoUMetric' in METRICS) == ('mmseg' in {available!r})
+for scope, visualizer in (('mmdet', 'SMTDetLocalVisualizer'), ('mmseg', 'SMTSegLocalVisualizer')):
+    if scope in {available!r}:  # the --show-dir visualisers
+        assert visualizer in __import__(scope + '.registry', fromlist=['VISUALIZERS']).VISUALIZERS
 assert not {hidden!r} or all(sys.modules[name] is None for name in {hidden!r})
 print('ok')
 """
