@@ -21,7 +21,8 @@ package's private (``_``) names; ``tests/test_layering.py`` checks it.
 3. ``apis``: training, testing, ``build_model`` (the one way a config's model is built) and the
    command-line options the tools share
 4. ``visualization``, ``deployment``, ``analysis``: use models and apis
-5. ``benchmark`` (speed of models and of exported files), ``demo`` (toy data to pictures)
+5. ``benchmark`` (speed of models and of exported files), ``demo`` (toy data to pictures),
+   ``maps`` (modulation maps and effective receptive fields, drawn with ``visualization``)
 
 and ``tools/`` over all of them.
 """

@@ -21,7 +21,7 @@ LAYERS = {
     'engine': 2, 'datasets': 2, 'evaluation': 2, 'config': 2,
     'apis': 3,
     'visualization': 4, 'deployment': 4, 'analysis': 4,
-    'benchmark': 5, 'demo': 5,
+    'benchmark': 5, 'demo': 5, 'maps': 5,
 }  # fmt: skip
 
 

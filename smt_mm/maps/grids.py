@@ -202,10 +202,10 @@ def draw_erf_grid(
     Args:
         erfs (dict[str, Sequence[np.ndarray]]): Per model label, one contribution map per stage.
         areas (dict[str, Sequence[dict]]): Per model label and stage, the
-            :func:`~smt_mm.visualization.receptive_field.contribution_areas` result.
+            :func:`~smt_mm.maps.receptive_field.contribution_areas` result.
         out_file (str): The PNG to write (its folder is created).
         weights (dict[str, str], optional): Per model label, where its weights come from (e.g.
-            :data:`~smt_mm.visualization.receptive_field.UNTRAINED`), shown in its row's
+            :data:`~smt_mm.maps.receptive_field.UNTRAINED`), shown in its row's
             heading. Defaults to None.
         panel_inches (float): Size of one panel (100 pixels an inch). Defaults to 3.0.
 

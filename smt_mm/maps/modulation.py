@@ -281,8 +281,8 @@ def draw_modulation(
     Returns:
         str: ``out_file``.
     """
+    from ..visualization.images import prepare_image
     from .grids import crop_to_image, draw_map_grid
-    from .images import prepare_image
 
     images, maps, points = [], [], []
     for path in image_files:

@@ -207,7 +207,7 @@ def measure_erf(
     Returns:
         tuple: The contribution map of each stage and its areas.
     """
-    from .images import prepare_image
+    from ..visualization.images import prepare_image
 
     backbone = getattr(model, 'backbone', model)
     if isinstance(backbone, SMT):

@@ -1,15 +1,6 @@
-"""Pictures of predictions for the demos and ``--show-dir``; what SMT computes inside; ERFs."""
+"""Pictures that explain themselves: the demos' predictions and ``--show-dir``'s."""
 
 from .example import draw_example, example_sheet
-from .modulation import ModulationRecorder
-from .receptive_field import contribution_areas, effective_receptive_field
 from .segmentation import colorize
 
-__all__ = [
-    'ModulationRecorder',
-    'colorize',
-    'contribution_areas',
-    'draw_example',
-    'effective_receptive_field',
-    'example_sheet',
-]
+__all__ = ['colorize', 'draw_example', 'example_sheet']

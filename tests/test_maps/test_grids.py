@@ -6,8 +6,8 @@ import numpy as np
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-from smt_mm.visualization.grids import ERF_UNIT, erf_grid_figure, map_grid_figure, map_unit
-from smt_mm.visualization.receptive_field import UNTRAINED, contribution_areas
+from smt_mm.maps.grids import ERF_UNIT, erf_grid_figure, map_grid_figure, map_unit
+from smt_mm.maps.receptive_field import UNTRAINED, contribution_areas
 
 
 def _texts(fig):

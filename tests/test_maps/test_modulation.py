@@ -9,9 +9,9 @@ from conftest import REPO_ROOT
 from mmengine.config import Config
 
 from smt_mm.apis import build_model
+from smt_mm.maps.modulation import ModulationRecorder, attention_row, default_blocks
 from smt_mm.models.backbones import SMT
 from smt_mm.visualization.images import prepare_image
-from smt_mm.visualization.modulation import ModulationRecorder, attention_row, default_blocks
 
 #: A small SMT for the quick tests: SAM stages 0-1, SAM + MSA in stage 2, MSA in stage 3.
 SMALL_ARCH = dict(

@@ -5,14 +5,14 @@ import pytest
 import torch
 from torch import nn
 
-from smt_mm.models.backbones import SMT
-from smt_mm.visualization.receptive_field import (
+from smt_mm.maps.receptive_field import (
     UNTRAINED,
     check_comparable,
     contribution_areas,
     effective_receptive_field,
     weights_source,
 )
+from smt_mm.models.backbones import SMT
 
 
 class UnitConvs(nn.Module):

@@ -10,8 +10,8 @@ from conftest import REPO_ROOT
 from smt_reference import RefSMT
 
 from smt_mm.demo import save_initial_checkpoint
+from smt_mm.maps.receptive_field import UNTRAINED
 from smt_mm.toydata import generate_coco
-from smt_mm.visualization.receptive_field import UNTRAINED
 
 DET = osp.join(REPO_ROOT, 'configs/detection/mask_rcnn_smt_t_toy.py')
 SWIN = osp.join(REPO_ROOT, 'configs/detection/mask_rcnn_swin_t_toy.py')

@@ -29,14 +29,14 @@ from smt_mm.apis.command_line import (
     print_outputs,
 )
 from smt_mm.config import load_config
-from smt_mm.visualization.grids import draw_erf_grid
-from smt_mm.visualization.images import list_images
-from smt_mm.visualization.receptive_field import (
+from smt_mm.maps.grids import draw_erf_grid
+from smt_mm.maps.receptive_field import (
     FRACTIONS,
     check_comparable,
     measure_erf,
     weights_source,
 )
+from smt_mm.visualization.images import list_images
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -21,9 +21,9 @@ from smt_mm.apis.command_line import (
     parse_with_verbosity,
     print_outputs,
 )
+from smt_mm.maps.modulation import AUTO, draw_modulation
+from smt_mm.maps.receptive_field import weights_source
 from smt_mm.visualization.images import list_images
-from smt_mm.visualization.modulation import AUTO, draw_modulation
-from smt_mm.visualization.receptive_field import weights_source
 
 CHECKPOINT_SUFFIXES = ('.pth', '.pt', '.ckpt')
 
