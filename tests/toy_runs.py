@@ -8,6 +8,7 @@ with the ``--cfg-options`` that point the config at that data.
 """
 
 import glob
+import json
 import os.path as osp
 import subprocess
 import sys
@@ -106,3 +107,15 @@ def train_classification(tmp: str) -> ToyRun:
     checkpoints = glob.glob(osp.join(work_dir, 'epoch_*.pth'))
     assert len(checkpoints) == 1, checkpoints
     return ToyRun(config, checkpoints[0], work_dir, data_root, options)
+
+
+def logged_losses(work_dir) -> dict[int, float]:
+    """``{iteration: loss}`` from every run logged in ``work_dir`` (a resumed run: both)."""
+    losses = {}
+    for path in sorted(glob.glob(osp.join(str(work_dir), '*', 'vis_data', 'scalars.json'))):
+        with open(path) as f:
+            for line in f:
+                record = json.loads(line)
+                if 'loss' in record:
+                    losses[record['step']] = record['loss']
+    return losses

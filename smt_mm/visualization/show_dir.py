@@ -89,19 +89,8 @@ if toolbox_available('mmdet'):
         ) -> None:
             """Draw a sample's ground truth and prediction; show, write or log the picture.
 
-            Args:
-                name (str): The image identifier (the backends' key).
-                image (np.ndarray): The RGB image.
-                data_sample (DetDataSample, optional): ``gt_instances`` and ``pred_instances``.
-                    Defaults to None.
-                draw_gt (bool): Draw the ground truth panel. Defaults to True.
-                draw_pred (bool): Draw the prediction panel. Defaults to True.
-                show (bool): Show the picture in a window. Defaults to False.
-                wait_time (float): Seconds it is shown. Defaults to 0.
-                out_file (str, optional): Write the picture there instead of to the
-                    visualisation backends. Defaults to None.
-                pred_score_thr (float): The smallest score drawn. Defaults to 0.3.
-                step (int): The backends' global step. Defaults to 0.
+            The arguments are those of mmdet's ``DetLocalVisualizer.add_datasample``: panoptic
+            and semantic samples are drawn by it.
             """
             if data_sample is not None and any(
                 key in data_sample for key in ('gt_sem_seg', 'gt_panoptic_seg', 'pred_panoptic_seg')
@@ -212,20 +201,9 @@ if toolbox_available('mmsegmentation'):
         ) -> None:
             """Draw an image, its ground truth and prediction; show, write or log the picture.
 
-            Args:
-                name (str): The image identifier (the backends' key).
-                image (np.ndarray): The RGB image.
-                data_sample (SegDataSample, optional): ``gt_sem_seg`` and ``pred_sem_seg``.
-                    Defaults to None.
-                draw_gt (bool): Draw the ground truth panel. Defaults to True.
-                draw_pred (bool): Draw the prediction panel. Defaults to True.
-                show (bool): Show the picture in a window. Defaults to False.
-                wait_time (float): Seconds it is shown. Defaults to 0.
-                out_file (str, optional): Write the picture there instead of to the
-                    visualisation backends. Defaults to None.
-                step (int): The backends' global step. Defaults to 0.
-                with_labels (bool, optional): Unused: the legend names the classes. Defaults
-                    to True.
+            The arguments are those of mmseg's ``SegLocalVisualizer.add_datasample``
+            (``with_labels`` is unused: the legend names the classes); samples without a
+            semantic map (depth) are drawn by it.
             """
             if data_sample is None or not any(
                 key in data_sample for key in ('gt_sem_seg', 'pred_sem_seg')

@@ -12,7 +12,6 @@ the resumed Mask R-CNN drifted from its first resumed iteration on (1e-5, then 1
 """
 
 import glob
-import json
 import os.path as osp
 import random
 
@@ -20,6 +19,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import REPO_ROOT
+from toy_runs import logged_losses
 
 from smt_mm.demo import toy_data_options
 from smt_mm.engine import ExactResumeHook
@@ -63,18 +63,6 @@ TASKS = {
 }
 
 
-def _losses(work_dir) -> dict[int, float]:
-    """``{iteration: loss}`` from every run logged in ``work_dir`` (a resumed run: both)."""
-    losses = {}
-    for path in sorted(glob.glob(osp.join(str(work_dir), '*', 'vis_data', 'scalars.json'))):
-        with open(path) as f:
-            for line in f:
-                record = json.loads(line)
-                if 'loss' in record:
-                    losses[record['step']] = record['loss']
-    return losses
-
-
 def _train(load_tool, config, work_dir, options, *extra):
     """Train in this process, the run named after its work dir and start (its own log)."""
     name = f'{osp.basename(work_dir)}_{len(glob.glob(osp.join(str(work_dir), "*", "")))}'
@@ -108,13 +96,13 @@ def test_a_resumed_run_logs_the_losses_of_the_uninterrupted_one(task, load_tool,
     )
 
     _train(load_tool, config, tmp_path / 'whole', cli)
-    whole = _losses(tmp_path / 'whole')
+    whole = logged_losses(tmp_path / 'whole')
     assert sorted(whole) == list(range(1, MAX_ITERS + 1))
 
     _train(load_tool, config, tmp_path / 'stopped', [*cli, f'train_cfg.max_iters={STOP_AT}'])
-    assert sorted(_losses(tmp_path / 'stopped')) == list(range(1, STOP_AT + 1))
+    assert sorted(logged_losses(tmp_path / 'stopped')) == list(range(1, STOP_AT + 1))
     _train(load_tool, config, tmp_path / 'stopped', cli, '--resume')
-    resumed = _losses(tmp_path / 'stopped')
+    resumed = logged_losses(tmp_path / 'stopped')
 
     assert sorted(resumed) == sorted(whole)
     for step in range(STOP_AT + 1, MAX_ITERS + 1):

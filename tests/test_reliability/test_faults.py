@@ -10,7 +10,6 @@ kill the process in, a diverging loss).
 import contextlib
 import errno
 import glob
-import json
 import os
 import os.path as osp
 import queue
@@ -26,6 +25,7 @@ import torch
 from conftest import REPO_ROOT
 from mmengine.fileio import LocalBackend
 from mmengine.model import BaseModel
+from toy_runs import logged_losses
 
 from smt_mm.demo import toy_data_options
 from smt_mm.engine import is_intact_checkpoint
@@ -114,20 +114,6 @@ def _wait_for(proc, text, count=1, timeout=240):
     return ''.join(lines)
 
 
-def _losses(work_dir):
-    """``{iteration: loss}`` from every run logged in ``work_dir``."""
-    losses = {}
-    for run in sorted(os.listdir(work_dir)):
-        path = osp.join(work_dir, run, 'vis_data', 'scalars.json')
-        if osp.isfile(path):
-            with open(path) as f:
-                for line in f:
-                    record = json.loads(line)
-                    if 'loss' in record:
-                        losses[record['step']] = record['loss']
-    return losses
-
-
 def _last_checkpoint(work_dir):
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
         return f.read().strip()
@@ -143,7 +129,7 @@ def fixture_reference(cls_options, reference_dir, load_tool_module):
     """An uninterrupted 3-epoch run, started with --auto-resume in an empty work dir."""
     work_dir = reference_dir
     assert _train(load_tool_module, work_dir, cls_options, '--auto-resume') is None
-    losses = _losses(work_dir)
+    losses = logged_losses(work_dir)
     assert sorted(losses) == [1, 2, 3, 4, 5, 6]
     return losses
 
@@ -180,7 +166,7 @@ def test_kill_9_mid_training_and_a_concurrent_run_then_resume(
         with open(log) as f:
             text += f.read()
     assert 'taking over the stale lock' in text and f'process {first.pid}' in text
-    resumed = _losses(work_dir)
+    resumed = logged_losses(work_dir)
     for step in (3, 4, 5, 6):
         assert resumed[step] == pytest.approx(reference[step], rel=1e-5, abs=1e-6), step
     assert not (work_dir / 'train.lock').exists()
@@ -203,7 +189,7 @@ def test_kill_mid_save_keeps_the_previous_checkpoint(cls_options, reference, loa
     assert _train(load_tool, work_dir, cls_options, '--resume') is None
     assert sorted(f for f in os.listdir(work_dir) if '.pth' in f) == ['epoch_3.pth']
     assert is_intact_checkpoint(str(work_dir / 'epoch_3.pth'))
-    assert _losses(work_dir)[6] == pytest.approx(reference[6], rel=1e-5, abs=1e-6)
+    assert logged_losses(work_dir)[6] == pytest.approx(reference[6], rel=1e-5, abs=1e-6)
 
 
 def test_failed_save_keeps_the_previous_checkpoint(cls_options, load_tool, tmp_path):
