@@ -5,6 +5,9 @@ A config's ``default_scope`` (``'mmdet'``, ``'mmseg'`` or ``'mmpretrain'``) deci
 same mmengine ``Runner`` for all three, as in each toolbox's own ``tools/test.py``.
 """
 
+import os
+import time
+
 from mmengine.config import Config, ConfigDict
 
 #: ``(toolbox's visualiser, smt_mm's)``: smt_mm's draws the pictures of ``--show``/``--show-dir``
@@ -47,7 +50,7 @@ def get_scope(cfg: Config) -> str:
 def enable_visualization(
     cfg: Config, show_dir: str | None = None, show: bool = False, wait_time: float = 2.0
 ) -> None:
-    """Make the scope's visualisation hook draw test predictions.
+    """Make the scope's visualisation hook draw test predictions, with a visualiser of its own.
 
     mmdet and mmseg configs whose ``visualizer`` is the toolbox's own draw them with smt_mm's
     (:data:`VISUALIZERS`; the other settings stay); a config's other visualiser and
@@ -74,6 +77,11 @@ def enable_visualization(
         )
     hook = hooks['visualization']
     visualizer = cfg.get('visualizer')
+    if visualizer is not None:
+        # mmengine keeps one visualiser per name in a process and hands a later runner of the
+        # same name the first one, settings and all: a test run after another run in this
+        # process would write its pictures to the first run's folder
+        visualizer['name'] = f'visualizer_{os.getpid()}_{time.monotonic_ns()}'
     if scope in VISUALIZERS and visualizer is not None:
         toolbox_own, ours = VISUALIZERS[scope]
         if visualizer.get('type') in (toolbox_own, f'{scope}.{toolbox_own}'):

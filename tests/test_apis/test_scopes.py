@@ -68,6 +68,9 @@ def test_show_dir_reaches_the_scope_hook(scope, tmp_path):
     own.visualizer.type = 'MyVisualizer'  # a config's own visualiser is kept
     enable_visualization(own, show_dir='pics')
     assert own.visualizer.type == 'MyVisualizer'
+    # each run its own visualiser (mmengine shares one per name within a process)
+    assert cfg.visualizer.name != own.visualizer.name
+    assert cfg.visualizer.name != runtime(scope, tmp_path).visualizer.get('name')  # the configs'
     del cfg.default_hooks['visualization']
     with pytest.raises(RuntimeError, match='visualization hook'):
         enable_visualization(cfg, show_dir='pics')

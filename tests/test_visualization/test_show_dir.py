@@ -169,6 +169,11 @@ def test_tools_test_show_dir_writes_explained_segmentation_pictures(tmp_path):
     checkpoint = str(tmp_path / 'untrained.pth')
     model = build_model(config, cfg_options=toy_data_options(root))
     torch.save({'state_dict': model.state_dict(), 'meta': {}}, checkpoint)
+    # a visualiser of the configs' name made earlier in this process (by another run, a demo):
+    # mmengine would hand it to this run, pictures and all, without a visualiser of its own
+    SEG_VISUALIZERS.build(
+        dict(type='SMTSegLocalVisualizer', name='visualizer', save_dir=str(tmp_path / 'elsewhere'))
+    )
     show_dir = tmp_path / 'pics'
     options = ['default_hooks.visualization.interval=1', 'test_dataloader.num_workers=0']
     options.append('test_dataloader.persistent_workers=False')
