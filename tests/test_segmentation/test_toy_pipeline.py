@@ -41,6 +41,7 @@ TEST_PY = osp.join(ROOT, 'tools', 'test.py')
 MIN_MIOU = 40.0
 MIN_GAIN = 30.0
 MIN_CLASS_IOU = 10.0
+TTA_IMAGES = 10
 
 
 def free_port() -> int:
@@ -89,6 +90,9 @@ def test_single_process_training_reverts_syncbn(trained):
 def test_single_and_multi_scale_testing(trained, toy_data):
     work_dir, checkpoint, _ = trained
     _, options = toy_data
+    # the first 10 validation images: multi-scale + flip runs the model 12 times per image (the
+    # demo test and the learning floor evaluate all 50)
+    options = options | {'test_dataloader.dataset.indices': TTA_IMAGES}
     single = evaluate_checkpoint(CONFIG, checkpoint, osp.join(work_dir, 'test'), options)
     multi = evaluate_checkpoint(CONFIG, checkpoint, osp.join(work_dir, 'tta'), options, tta=True)
     assert single['tta'] is False and multi['tta'] is True
