@@ -28,7 +28,9 @@ _test_step = BaseModel.test_step
 def _faulty_parse_losses(self, losses):
     _counts['steps'] += 1
     if _counts['steps'] == int(os.environ.get('FAULT_PAUSE_AT', '0')):
-        print(f'FAULT: pausing at step {_counts["steps"]}', flush=True)
+        # one write (print writes the newline apart): the lines of two ranks stay apart
+        sys.stdout.write(f'FAULT: pausing at step {_counts["steps"]}\n')
+        sys.stdout.flush()
         time.sleep(float(os.environ.get('FAULT_PAUSE_SECONDS', '3600')))
     loss, log_vars = _parse_losses(self, losses)
     if _counts['steps'] >= int(os.environ.get('FAULT_NAN_FROM', str(1 << 30))):
