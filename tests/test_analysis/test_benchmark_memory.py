@@ -61,7 +61,9 @@ def test_the_tool_samples_a_short_run_and_draws_it(load_tool, repo_root, tmp_pat
     assert [s['iter'] for s in samples] == [0, 2, 4]
     for sample in samples:
         assert sample['main_mb'] > 50
-        assert len(sample['workers_mb']) == 1  # the toy config's persistent worker
+        # the toy config's persistent worker; in this test process other children (torch's
+        # compile workers of an earlier test) are counted too, as the tool counts every child
+        assert len(sample['workers_mb']) >= 1
         assert sample['gc_objects'] > 1000
     assert samples[-1]['history_values'] > samples[1]['history_values'] > 0
     summary = json.loads((out_dir / 'memory_summary.json').read_text())
