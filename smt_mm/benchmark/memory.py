@@ -1,9 +1,10 @@
 """Memory of a training run over its iterations: does it plateau or creep?
 
 :class:`MemorySamplingHook` samples, every ``interval`` iterations, the resident memory (RSS)
-of the training process and of each of its child processes (the data-loader workers), the
-number of objects the garbage collector tracks and the number of values mmengine's message
-hub keeps (its log history grows by one value per logged scalar and iteration). The samples
+of the training process and of each of its data-loader workers (the children named
+:data:`~smt_mm.engine.signals.WORKER_NAME`: others, such as torch's compile workers, are left
+out), the number of objects the garbage collector tracks and the number of values mmengine's
+message hub keeps (its log history grows by one value per logged scalar and iteration). The samples
 go to a JSON-lines file as they are taken, so a run that dies still leaves its curve.
 :func:`measure_training_memory` trains a config in this process with the hook,
 :func:`summarize_memory` fits the growth per 100 iterations over each half of the run and
@@ -22,57 +23,8 @@ from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
 from ..apis import train_model
-
-_MB = 1024**2
-
-
-def process_rss(pid: int) -> float | None:
-    """The resident set size of a process in MB (2**20 bytes), None when it has ended.
-
-    Args:
-        pid (int): The process id.
-
-    Returns:
-        float | None: ``VmRSS`` of ``/proc/<pid>/status``.
-
-    Raises:
-        OSError: If ``/proc`` cannot be read (not Linux).
-    """
-    try:
-        with open(f'/proc/{pid}/status') as f:
-            for line in f:
-                if line.startswith('VmRSS:'):
-                    return int(line.split()[1]) * 1024 / _MB
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    return None  # a zombie has no VmRSS line
-
-
-def child_pids(pid: int) -> list[int]:
-    """The ids of the live children of a process (not grandchildren), in increasing order.
-
-    Args:
-        pid (int): The parent's id.
-
-    Returns:
-        list[int]: The processes whose parent is ``pid``.
-    """
-    if not osp.isdir('/proc'):
-        raise OSError('memory sampling reads /proc: it needs Linux')
-    children = []
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f'/proc/{entry}/stat') as f:
-                stat = f.read()
-        except OSError:
-            continue  # ended meanwhile
-        # the name, in parentheses, may hold spaces: the fields after it are fixed
-        fields = stat[stat.rfind(')') + 2 :].split()
-        if int(fields[1]) == pid:
-            children.append(int(entry))
-    return sorted(children)
+from ..engine.signals import WORKER_NAME
+from ..utils.processes import child_pids, process_rss
 
 
 def _history_length(runner: object) -> int:
@@ -131,7 +83,7 @@ class MemorySamplingHook(Hook):
 
     def _sample(self, runner: object, iteration: int) -> None:
         pid = os.getpid()
-        workers = [process_rss(child) for child in child_pids(pid)]
+        workers = [process_rss(child) for child in child_pids(pid, WORKER_NAME)]
         record = dict(
             iter=iteration,
             time=round(time.perf_counter() - self._start, 3),

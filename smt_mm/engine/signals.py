@@ -15,7 +15,9 @@
   writing to the pipe its dead parent no longer reads. Workers also ignore SIGINT and the
   SIGTERMs that do not come from their parent: sent to every process of the job (Ctrl-C,
   Slurm), they would die under the main process and fail the checkpoint it is saving; they
-  end with it instead.
+  end with it instead. Each worker is named :data:`WORKER_NAME` (what ``ps`` and
+  ``/proc/<pid>/comm`` show), on every torch, so that a run's workers can be told from its other
+  child processes (:mod:`smt_mm.benchmark.memory`).
 """
 
 import contextlib
@@ -43,7 +45,11 @@ WATCH_INTERVAL = 0.5
 #: Seconds within which a repeated SIGTERM is the same request: a launcher (torchrun, srun)
 #: passes on the signal that its tasks also received from ``kill -TERM -PGID`` or Slurm.
 REPEAT_WINDOW = 2.0
+#: The process name of a data-loader worker: torch's own name for it (recent torch names the
+#: worker's main thread so; :class:`EndWithParent` names the process so on every torch).
+WORKER_NAME = 'pt_data_worker'
 _PR_SET_PDEATHSIG = 1
+_PR_SET_NAME = 15
 _state: dict[str, Any] = {'defer': False, 'requested': None}
 
 
@@ -199,6 +205,14 @@ def _watch_parent(parent: int, signum: int) -> None:
     os.kill(os.getpid(), signum)
 
 
+def _libc() -> Any:
+    """The C library, for ``prctl``; None where it is not Linux's."""
+    if sys.platform.startswith('linux'):
+        with contextlib.suppress(OSError):
+            return ctypes.CDLL(None, use_errno=True)
+    return None
+
+
 def end_with_parent(signum: int = signal.SIGKILL) -> None:
     """Send ``signum`` to this process when its parent dies, even by SIGKILL.
 
@@ -211,10 +225,7 @@ def end_with_parent(signum: int = signal.SIGKILL) -> None:
             clean up. Defaults to SIGKILL.
     """
     parent = os.getppid()
-    libc = None
-    if sys.platform.startswith('linux'):
-        with contextlib.suppress(OSError):
-            libc = ctypes.CDLL(None, use_errno=True)
+    libc = _libc()
     if libc is None or libc.prctl(_PR_SET_PDEATHSIG, int(signum), 0, 0, 0) != 0:
         threading.Thread(target=_watch_parent, args=(parent, signum), daemon=True).start()
     elif os.getppid() != parent:  # the parent died before the request was registered
@@ -231,10 +242,10 @@ def _obey_parent_sigterm(parent: int) -> None:
 class EndWithParent:
     """A ``worker_init_fn`` that ties a data-loader worker to its parent, then calls ``init_fn``.
 
-    The worker gets SIGKILL when its parent dies (:func:`end_with_parent`), ignores SIGINT,
-    and takes SIGTERM from its parent only (the parent's shutdown): a SIGTERM sent to every
-    process of the job (Slurm, ``kill -TERM -PGID``) is for the main process, which ends its
-    workers itself. ``init_fn`` (mmengine's seeding, a user's function) runs after. Picklable
+    The worker is named :data:`WORKER_NAME` (on Linux), gets SIGKILL when its parent dies
+    (:func:`end_with_parent`), ignores SIGINT and takes SIGTERM from its parent only (the
+    parent's shutdown): a SIGTERM sent to every process of the job (Slurm, ``kill -TERM
+    -PGID``) is for the main process, which ends its workers itself. ``init_fn`` (mmengine's seeding, a user's function) runs after. Picklable
     when ``init_fn`` is, as the ``spawn`` start method needs.
 
     Args:
@@ -247,6 +258,9 @@ class EndWithParent:
     def __call__(self, worker_id: int) -> None:
         """Set up worker ``worker_id``."""
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        libc = _libc()
+        if libc is not None:
+            libc.prctl(_PR_SET_NAME, ctypes.c_char_p(WORKER_NAME.encode()), 0, 0, 0)
         end_with_parent(signal.SIGKILL)
         if hasattr(signal, 'sigwaitinfo'):  # not on macOS: SIGTERM keeps torch's handling
             # blocked before any other thread starts, so that every thread inherits the mask

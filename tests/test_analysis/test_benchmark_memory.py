@@ -2,8 +2,6 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
@@ -32,18 +30,6 @@ def test_the_summary_tells_a_plateau_from_a_leak():
         memory.summarize_memory([])
 
 
-def test_children_and_their_memory_are_found():
-    child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'])
-    try:
-        assert child.pid in memory.child_pids(os.getpid())
-        assert memory.process_rss(child.pid) > 1
-    finally:
-        child.kill()
-        child.wait()
-    assert child.pid not in memory.child_pids(os.getpid())
-    assert memory.process_rss(child.pid) is None
-
-
 @pytest.mark.slow
 def test_the_tool_samples_a_short_run_and_draws_it(load_tool, repo_root, tmp_path):
     data_root = str(tmp_path / 'toy_imagenet')
@@ -61,9 +47,9 @@ def test_the_tool_samples_a_short_run_and_draws_it(load_tool, repo_root, tmp_pat
     assert [s['iter'] for s in samples] == [0, 2, 4]
     for sample in samples:
         assert sample['main_mb'] > 50
-        # the toy config's persistent worker; in this test process other children (torch's
-        # compile workers of an earlier test) are counted too, as the tool counts every child
-        assert len(sample['workers_mb']) >= 1
+        # the toy config's one worker, and not the other children of this test process
+        # (torch's compile workers of an earlier test)
+        assert len(sample['workers_mb']) == 1 and sample['workers_mb'][0] > 50
         assert sample['gc_objects'] > 1000
     assert samples[-1]['history_values'] > samples[1]['history_values'] > 0
     summary = json.loads((out_dir / 'memory_summary.json').read_text())

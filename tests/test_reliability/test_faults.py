@@ -31,8 +31,7 @@ from smt_mm.demo import toy_data_options
 from smt_mm.engine import is_intact_checkpoint
 from smt_mm.models.checkpoint import safe_torch_load
 from smt_mm.toydata import generate_imagenet
-
-from .processes import alive, descendants
+from smt_mm.utils.processes import alive, descendants
 
 pytestmark = pytest.mark.slow
 

@@ -23,9 +23,8 @@ from mmengine.runner import Runner
 from smt_mm.apis import prepare_train_config
 from smt_mm.config import ConfigCheckError, load_config
 from smt_mm.engine import RunError, SafeCheckpointHook, Stopped, end_workers_with_runner
-from smt_mm.engine.signals import EndWithParent, resume_command
-
-from .processes import alive
+from smt_mm.engine.signals import WORKER_NAME, EndWithParent, resume_command
+from smt_mm.utils.processes import alive, process_name
 
 
 def test_resume_command_repeats_the_run_with_resume():
@@ -105,6 +104,7 @@ def test_a_data_loader_worker_dies_with_its_parent_and_only_obeys_its_sigterm():
         assert parent.stdout.readline() == 'INIT 0\n'
         worker = int(parent.stdout.readline().split()[1])
         assert parent.stdout.readline() == 'READY\n'
+        assert process_name(worker) == WORKER_NAME
         for signum in (signal.SIGTERM, signal.SIGINT):  # not from the parent: ignored
             os.kill(worker, signum)
         time.sleep(1)
@@ -118,6 +118,20 @@ def test_a_data_loader_worker_dies_with_its_parent_and_only_obeys_its_sigterm():
     finally:
         parent.kill()
         parent.stdout.close()
+
+
+def test_a_worker_is_named_whatever_torch_does():
+    # torch's own name comes first in recent versions; EndWithParent names it on every torch
+    pid = os.fork()
+    if pid == 0:  # the child reports through its exit status only
+        status = 2
+        try:
+            EndWithParent()(0)
+            status = 0 if process_name(os.getpid()) == WORKER_NAME else 1
+        finally:
+            os._exit(status)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 def test_save_on_sigterm_is_a_checked_option_of_the_checkpoint_hook():
