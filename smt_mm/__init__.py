@@ -37,7 +37,7 @@ from .models.checkpoint import register_safe_loader  # noqa: E402
 register_safe_loader()
 
 from . import datasets, engine, evaluation, models  # noqa: E402,F401
-from .visualization import show_dir  # noqa: E402,F401
+from .visualization import visualizers  # noqa: E402,F401
 
 engine.install_safe_checkpoint_hook()
 datasets.install_checked_image_loading()
