@@ -8,7 +8,8 @@ supported torch) and save them atomically (:class:`~smt_mm.engine.SafeCheckpoint
 backbone in mmengine's root ``MODELS`` registry, so that ``type='SMT'`` builds inside mmdet,
 mmseg and mmpretrain configs alike. Only torch, mmengine and mmcv are needed; what serves one
 toolbox (mmseg's checked IoU metric, mmdet's checked COCO dataset, the ``--show-dir``
-visualisers of :mod:`smt_mm.visualization.show_dir`) is registered when that toolbox is installed.
+visualisers of :mod:`smt_mm.visualization.visualizers`, imported when first built) is registered
+when that toolbox is installed.
 
 Layers, lowest first: a package imports only packages of a lower layer, and never another
 package's private (``_``) names; ``tests/test_layering.py`` checks it.
@@ -37,9 +38,10 @@ from .models.checkpoint import register_safe_loader  # noqa: E402
 register_safe_loader()
 
 from . import datasets, engine, evaluation, models  # noqa: E402,F401
-from .visualization import visualizers  # noqa: E402,F401
+from .visualization import show_dir  # noqa: E402
 
 engine.install_safe_checkpoint_hook()
 datasets.install_checked_image_loading()
+show_dir.register_visualizers()
 
 __all__ = ['__version__', 'version_info', 'stack_summary']

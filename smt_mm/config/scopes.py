@@ -11,8 +11,9 @@ import time
 from mmengine.config import Config, ConfigDict
 
 #: ``(toolbox's visualiser, smt_mm's)``: smt_mm's draws the pictures of ``--show``/``--show-dir``
-#: as titled, enlarged panels with a class legend (``smt_mm.visualization.show_dir``, registered
-#: when smt_mm is imported). mmpretrain keeps its own, drawn at :data:`CLASSIFICATION_SHOW_SIZE`.
+#: as titled, enlarged panels with a class legend (``smt_mm.visualization.visualizers``,
+#: registered when smt_mm is imported). mmpretrain keeps its own, drawn at
+#: :data:`CLASSIFICATION_SHOW_SIZE`.
 VISUALIZERS: dict[str, tuple[str, str]] = {
     'mmdet': ('DetLocalVisualizer', 'SMTDetLocalVisualizer'),
     'mmseg': ('SegLocalVisualizer', 'SMTSegLocalVisualizer'),

@@ -244,9 +244,10 @@ class EndWithParent:
 
     The worker is named :data:`WORKER_NAME` (on Linux), gets SIGKILL when its parent dies
     (:func:`end_with_parent`), ignores SIGINT and takes SIGTERM from its parent only (the
-    parent's shutdown): a SIGTERM sent to every process of the job (Slurm, ``kill -TERM
-    -PGID``) is for the main process, which ends its workers itself. ``init_fn`` (mmengine's seeding, a user's function) runs after. Picklable
-    when ``init_fn`` is, as the ``spawn`` start method needs.
+    parent's shutdown): a SIGTERM sent to every process of the job (Slurm,
+    ``kill -TERM -PGID``) is for the main process, which ends its workers itself. ``init_fn``
+    (mmengine's seeding, a user's function) runs after. Picklable when ``init_fn`` is, as the
+    ``spawn`` start method needs.
 
     Args:
         init_fn (Callable[[int], Any], optional): The loader's own ``worker_init_fn``.

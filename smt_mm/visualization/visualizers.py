@@ -1,7 +1,8 @@
 """The pictures of ``tools/test.py --show-dir``: the toolboxes' visualisers, drawn as sheets.
 
 :class:`SMTDetLocalVisualizer` (in mmdet's ``VISUALIZERS``) and :class:`SMTSegLocalVisualizer`
-(in mmseg's) replace ``add_datasample`` of mmdet's ``DetLocalVisualizer`` and mmseg's
+(in mmseg's; :mod:`.show_dir` registers them by name, this module is imported at the first
+build) replace ``add_datasample`` of mmdet's ``DetLocalVisualizer`` and mmseg's
 ``SegLocalVisualizer``: the same inputs, the same files (``out_file``, or the visualisation
 backends under ``name`` and ``step``), but titled panels of at least
 :data:`~.panels.MIN_PANEL` px with labels inside them, and the dataset's classes in a legend.
@@ -54,12 +55,10 @@ def _output(
 
 
 if toolbox_available('mmdet'):
-    from mmdet.registry import VISUALIZERS as DET_VISUALIZERS
     from mmdet.structures import DetDataSample
     from mmdet.visualization import DetLocalVisualizer
     from mmdet.visualization.palette import get_palette as det_palette
 
-    @DET_VISUALIZERS.register_module()
     class SMTDetLocalVisualizer(DetLocalVisualizer):
         """mmdet's ``DetLocalVisualizer`` whose pictures are titled, enlarged and have a legend.
 
@@ -149,7 +148,6 @@ if toolbox_available('mmdet'):
 
 
 if toolbox_available('mmsegmentation'):
-    from mmseg.registry import VISUALIZERS as SEG_VISUALIZERS
     from mmseg.structures import SegDataSample
     from mmseg.visualization import SegLocalVisualizer
 
@@ -162,7 +160,6 @@ if toolbox_available('mmsegmentation'):
             ).astype(np.int64)
         return label_map
 
-    @SEG_VISUALIZERS.register_module()
     class SMTSegLocalVisualizer(SegLocalVisualizer):
         """mmseg's ``SegLocalVisualizer`` whose pictures are titled, enlarged and have a legend.
 
