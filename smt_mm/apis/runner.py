@@ -40,6 +40,7 @@ from ..datasets import check_num_classes
 from ..engine import (
     RunError,
     WorkDirLock,
+    end_workers_now,
     end_workers_with_runner,
     find_resume_checkpoint,
     stop_on_signals,
@@ -293,6 +294,7 @@ def train_model(cfg: Config, strict: bool = True) -> Runner:
         try:
             runner.train()
         finally:  # on an error too: the next run need not take over a stale lock
+            end_workers_now(runner)
             if get_rank() == 0:
                 WorkDirLock(runner.work_dir).release()
     return runner
@@ -448,7 +450,10 @@ def test_model(
         _check_test_set(runner, cfg)
         dataset = runner.test_dataloader.dataset
         check_num_classes(unwrap_model(runner.model), dataset, 'test_dataloader.dataset')
-        metrics = runner.test()
+        try:
+            metrics = runner.test()
+        finally:
+            end_workers_now(runner)
     _check_metrics(cfg, metrics)
     if get_rank() != 0:
         return metrics, None

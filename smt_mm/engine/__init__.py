@@ -4,7 +4,13 @@ from ..utils.errors import RunError
 from .checkpoint_hook import SafeCheckpointHook, install_safe_checkpoint_hook
 from .hooks import SMTCheckpointHook
 from .resume import ExactResumeHook
-from .signals import Stopped, end_with_parent, end_workers_with_runner, stop_on_signals
+from .signals import (
+    Stopped,
+    end_with_parent,
+    end_workers_now,
+    end_workers_with_runner,
+    stop_on_signals,
+)
 from .workdir import WorkDirLock, find_resume_checkpoint, is_intact_checkpoint
 
 __all__ = [
@@ -15,6 +21,7 @@ __all__ = [
     'Stopped',
     'WorkDirLock',
     'end_with_parent',
+    'end_workers_now',
     'end_workers_with_runner',
     'find_resume_checkpoint',
     'install_safe_checkpoint_hook',

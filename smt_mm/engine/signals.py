@@ -291,3 +291,31 @@ def end_workers_with_runner(runner: Runner) -> None:
         return loader
 
     runner.build_dataloader = build_dataloader  # type: ignore[method-assign]
+
+
+def end_workers_now(runner: Runner) -> None:
+    """End the data-loader workers that ``runner``'s loops keep alive after their run.
+
+    A loader with ``persistent_workers`` keeps its workers between passes, and an
+    iteration-based training loop keeps its loader's iterator, workers and all. torch ends them
+    when the iterator is deleted, but a runner is part of reference cycles and is freed by the
+    garbage collector, which first closes the queues it would use to tell the workers to stop:
+    each worker then waits out torch's 5-second timeout and is killed. Ending them here, once
+    the run is over, takes a fraction of a second. A loop iterated again starts new workers.
+
+    Args:
+        runner (Runner): The runner whose training, validation and test loops are looked at;
+            loops that were never built are left alone.
+    """
+    for name in ('_train_loop', '_val_loop', '_test_loop'):
+        loop = getattr(runner, name, None)
+        loader = getattr(loop, 'dataloader', None)
+        if not isinstance(loader, DataLoader):
+            continue  # not built (still a config dict), or no loop
+        iterators = [getattr(getattr(loop, 'dataloader_iterator', None), '_iterator', None)]
+        iterators.append(getattr(loader, '_iterator', None))  # the persistent workers' iterator
+        loader._iterator = None  # the next pass starts new workers
+        for iterator in iterators:
+            shutdown = getattr(iterator, '_shutdown_workers', None)
+            if shutdown is not None:  # a multi-process iterator; idempotent
+                shutdown()

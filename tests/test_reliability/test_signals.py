@@ -19,12 +19,14 @@ from mmengine.dataset import worker_init_fn as seed_worker
 from mmengine.fileio import LocalBackend
 from mmengine.logging import MessageHub
 from mmengine.runner import Runner
+from mmengine.runner.loops import _InfiniteDataloaderIterator
+from torch.utils.data import DataLoader
 
 from smt_mm.apis import prepare_train_config
 from smt_mm.config import ConfigCheckError, load_config
 from smt_mm.engine import RunError, SafeCheckpointHook, Stopped, end_workers_with_runner
-from smt_mm.engine.signals import WORKER_NAME, EndWithParent, resume_command
-from smt_mm.utils.processes import alive, process_name
+from smt_mm.engine.signals import WORKER_NAME, EndWithParent, end_workers_now, resume_command
+from smt_mm.utils.processes import alive, child_pids, process_name
 
 
 def test_resume_command_repeats_the_run_with_resume():
@@ -132,6 +134,39 @@ def test_a_worker_is_named_whatever_torch_does():
             os._exit(status)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def _new_workers(before, timeout=0.0):
+    """The named data-loader workers of this process that are not in ``before``."""
+    deadline = time.time() + timeout
+    while True:
+        workers = set(child_pids(os.getpid(), WORKER_NAME)) - before
+        if not workers or time.time() >= deadline:
+            return workers
+        time.sleep(0.05)
+
+
+def test_workers_a_finished_run_keeps_are_ended_at_once():
+    before = set(child_pids(os.getpid(), WORKER_NAME))
+    persistent = DataLoader(
+        list(range(4)), batch_size=2, num_workers=1, persistent_workers=True,
+        worker_init_fn=EndWithParent(),
+    )  # fmt: skip
+    assert [int(batch.sum()) for batch in persistent] == [1, 5]
+    infinite = _InfiniteDataloaderIterator(
+        DataLoader(list(range(4)), batch_size=2, num_workers=1, worker_init_fn=EndWithParent())
+    )  # an iteration-based training loop's iterator, left in the middle of a pass
+    assert int(next(infinite).sum()) == 1
+    runner = SimpleNamespace(
+        _train_loop=SimpleNamespace(dataloader=infinite._dataloader, dataloader_iterator=infinite),
+        _val_loop=None,  # not built
+        _test_loop=SimpleNamespace(dataloader=persistent),
+    )
+    assert len(_new_workers(before)) == 2  # both loaders keep theirs after the pass
+    end_workers_now(runner)
+    assert not _new_workers(before, timeout=2.0)
+    end_workers_now(runner)  # twice is harmless
+    assert [int(batch.sum()) for batch in persistent] == [1, 5]  # a new pass, new workers
 
 
 def test_save_on_sigterm_is_a_checked_option_of_the_checkpoint_hook():
