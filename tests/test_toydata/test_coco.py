@@ -132,20 +132,23 @@ def test_splits_are_independent_and_reproducible(tmp_path):
 
 def test_mmdet_coco_dataset_reads_it(tmp_path):
     from mmdet.datasets import CocoDataset
+    from mmengine.registry import DefaultScope
 
     generate_coco(str(tmp_path), num_train=3, num_val=2, height=64, width=64)
-    dataset = CocoDataset(
-        data_root=str(tmp_path),
-        ann_file='annotations/instances_train2017.json',
-        data_prefix=dict(img='train2017/'),
-        metainfo=dict(classes=DEFAULT_CATEGORIES),
-        filter_cfg=dict(filter_empty_gt=False),
-        pipeline=[
-            dict(type='mmdet.LoadImageFromFile'),
-            dict(type='mmdet.LoadAnnotations', with_bbox=True, with_mask=True),
-            dict(type='mmdet.PackDetInputs'),
-        ],
-    )
+    # as an mmdet config builds it (default_scope='mmdet'), whatever scope an earlier test left
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        dataset = CocoDataset(
+            data_root=str(tmp_path),
+            ann_file='annotations/instances_train2017.json',
+            data_prefix=dict(img='train2017/'),
+            metainfo=dict(classes=DEFAULT_CATEGORIES),
+            filter_cfg=dict(filter_empty_gt=False),
+            pipeline=[
+                dict(type='LoadImageFromFile'),
+                dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+                dict(type='PackDetInputs'),
+            ],
+        )
     assert len(dataset) == 3
     empty = dataset[0]['data_samples']
     assert len(empty.gt_instances) == 0
