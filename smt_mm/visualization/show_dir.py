@@ -36,9 +36,9 @@ def register_visualizers() -> None:
     The names are those :func:`~smt_mm.config.enable_visualization` selects
     (:data:`smt_mm.config.scopes.VISUALIZERS`), each in its toolbox's registry.
     """
-    distributions = {package: name for name, (package, _) in TOOLBOXES.items()}
-    for scope, (_, name) in VISUALIZERS.items():
-        if toolbox_available(distributions[scope]):
+    for distribution, (scope, _) in TOOLBOXES.items():
+        if scope in VISUALIZERS and toolbox_available(distribution):
+            name = VISUALIZERS[scope][1]
             registry = import_module(f'{scope}.registry').VISUALIZERS
             if name not in registry.module_dict:
                 registry.register_module(name=name, module=_builder(name))

@@ -99,13 +99,11 @@ for scope in {available!r}:
     registry = __import__(scope + '.registry', fromlist=['MODELS'])
     assert type(registry.MODELS.build(dict(type='SMT'))) is type(model), scope
 assert ('CheckedIoUMetric' in METRICS) == ('mmseg' in {available!r})
-for scope, visualizer in (('mmdet', 'SMTDetLocalVisualizer'), ('mmseg', 'SMTSegLocalVisualizer')):
-    if scope in {available!r}:  # the --show-dir visualisers
-        assert visualizer in __import__(scope + '.registry', fromlist=['VISUALIZERS']).VISUALIZERS
 assert 'smt_mm.visualization.visualizers' not in sys.modules  # imported when first built
 for scope, visualizer in (('mmdet', 'SMTDetLocalVisualizer'), ('mmseg', 'SMTSegLocalVisualizer')):
-    if scope in {available!r}:
+    if scope in {available!r}:  # the --show-dir visualisers
         registry = __import__(scope + '.registry', fromlist=['VISUALIZERS']).VISUALIZERS
+        assert visualizer in registry
         built = registry.build(dict(type=visualizer, name='show_dir_' + scope))
         assert type(built).__name__ == visualizer and built.__module__.startswith('smt_mm.'), built
 assert not {hidden!r} or all(sys.modules[name] is None for name in {hidden!r})
